@@ -1,0 +1,37 @@
+"""Investment pipeline CRM: the application factory."""
+from flask import Flask
+
+from crm.config import INSTANCE_DIR, load_config
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Create the app: config, extensions, blueprints, CLI — nothing else."""
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR),
+                template_folder="../templates", static_folder="../static")
+    app.config.from_mapping(load_config())
+    if config:
+        app.config.from_mapping(config)
+
+    from crm import i18n
+    from crm.extensions import babel, csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(INSTANCE_DIR.parent / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    i18n.init_app(app)
+
+    from crm.auth import bp as auth_bp
+    from crm.main import bp as main_bp
+    from crm.projects import bp as projects_bp
+    from crm.reference import bp as reference_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(projects_bp, url_prefix="/projects")
+    app.register_blueprint(reference_bp, url_prefix="/admin")
+
+    from crm import cli
+    cli.register(app)
+    return app

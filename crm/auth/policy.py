@@ -1,0 +1,53 @@
+"""Who may do what: the one place that decides.
+
+Officers read every project and change only those of their own unit; leaders read
+everything; admins do everything (DESIGN.md §3 Visibility).
+"""
+from functools import wraps
+
+from flask import abort
+from flask_login import current_user, login_required
+
+from crm.models import ADMIN, OFFICER
+
+READ = "read"                      # any project, list, detail
+CREATE_PROJECT = "create_project"
+EDIT_PROJECT = "edit_project"      # edit fields, advance stage, hold/drop/resume
+CORRECT_STAGE = "correct_stage"    # move a project back (a correction)
+MANAGE_USERS = "manage_users"
+MANAGE_REFERENCE = "manage_reference"  # units, regions, industries, settings
+
+
+def can(user, action: str, obj=None) -> bool:
+    """Return True when ``user`` may perform ``action`` (on ``obj`` when given)."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if user.role == ADMIN:
+        return True
+    if action == READ:
+        return True
+    if user.role != OFFICER or user.unit_id is None:
+        return False
+    if action == CREATE_PROJECT:
+        return True
+    if action == EDIT_PROJECT:
+        return obj is None or obj.unit_id == user.unit_id
+    return False
+
+
+def ensure(action: str, obj=None) -> None:
+    """Abort with 403 unless the current user may perform ``action`` on ``obj``."""
+    if not can(current_user, action, obj):
+        abort(403)
+
+
+def require(action: str):
+    """Route decorator: sign-in required, then ``action`` allowed (without an object)."""
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            ensure(action)
+            return view(*args, **kwargs)
+        return wrapped
+    return decorator

@@ -1,0 +1,102 @@
+"""Routes for signing in and out and for the users admin pages."""
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import select
+
+from crm.auth import bp, policy
+from crm.auth.forms import LoginForm, UserForm
+from crm.auth.services import authenticate, create_user, update_user
+from crm.forms import commit_or_report
+from crm.extensions import db, login_manager
+from crm.models import Unit, User
+from crm.reference.queries import units_stmt
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    """Load the signed-in user for Flask-Login."""
+    return db.session.get(User, int(user_id))
+
+
+def _safe_next(target: str | None) -> str:
+    """Return ``target`` when it is a path on this site, else the home page."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") \
+                and not target.startswith("//") and "\\" not in target:
+            return target
+    return url_for("main.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Show the sign-in form and sign the user in."""
+    form = LoginForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        user = authenticate(form.username.data, form.password.data)
+        if user is not None:
+            login_user(user)
+            return redirect(_safe_next(form.next.data))
+        # One message for an unknown user and a wrong password.
+        form.form_errors.append(_("用户名或密码错误"))
+    return render_template("auth/login.html", form=form), (200 if not form.errors else 400)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    """Sign the user out (POST only, CSRF-protected)."""
+    logout_user()
+    flash(_("已退出登录"), "info")
+    return redirect(url_for("auth.login"))
+
+
+def _unit_choices():
+    return [(0, "—")] + [(u.id, u.name) for u in db.session.scalars(units_stmt())]
+
+
+@bp.route("/users/")
+@policy.require(policy.MANAGE_USERS)
+def index():
+    """List all users."""
+    users = db.session.scalars(
+        select(User).options(db.joinedload(User.unit)).order_by(User.role, User.username))
+    return render_template("auth/index.html", users=users)
+
+
+def _save_user(form: UserForm, user: User | None):
+    unit = db.session.get(Unit, form.unit_id.data) if form.unit_id.data else None
+    if user is None:
+        return create_user(form.username.data, form.display_name.data, form.role.data,
+                           form.password.data, unit)
+    return update_user(user, form.username.data, form.display_name.data, form.role.data,
+                       unit, form.active.data, form.password.data, current_user)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@policy.require(policy.MANAGE_USERS)
+def create():
+    """Create a user."""
+    return _user_form(None)
+
+
+@bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
+@policy.require(policy.MANAGE_USERS)
+def edit(user_id: int):
+    """Edit a user: details, role, unit, password, enabled."""
+    return _user_form(db.get_or_404(User, user_id))
+
+
+def _user_form(user: User | None):
+    form = UserForm(obj=user)
+    form.unit_id.choices = _unit_choices()
+    if request.method == "GET" and user is not None:
+        form.unit_id.data = user.unit_id or 0
+    if form.validate_on_submit():
+        if commit_or_report(form, lambda: _save_user(form, user)):
+            flash(_("用户已保存"), "success")
+            return redirect(url_for("auth.index"))
+    status = 400 if form.errors else 200
+    return render_template("auth/edit.html", form=form, user=user), status

@@ -1,0 +1,60 @@
+"""Command-line interface: ``flask --app wsgi users|demo …`` (DESIGN.md §5)."""
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from crm.auth.services import create_user
+from crm.errors import RulesBroken
+from crm.extensions import db
+from crm.i18n import rule_message
+from crm.models import ROLES, Unit, User
+
+users_cli = AppGroup("users", help="Manage users.")
+demo_cli = AppGroup("demo", help="Demo data.")
+
+
+@users_cli.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--unit", default=None, help="Unit name (required for officers).")
+@click.option("--password", default=None, help="Prompted for when omitted.")
+@click.option("--display-name", default=None)
+def users_create(name, role, unit, password, display_name):
+    """Create a user NAME with a role and (for officers) a unit."""
+    unit_obj = None
+    if unit:
+        unit_obj = db.session.scalar(select(Unit).where(Unit.name == unit))
+        if unit_obj is None:
+            raise click.ClickException(f"单位不存在：{unit}")
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = create_user(name, display_name or name, role, password, unit_obj)
+    except RulesBroken as exc:
+        db.session.rollback()
+        raise click.ClickException("; ".join(rule_message(e) for e in exc.errors)) from None
+    db.session.commit()
+    click.echo(f"created user {user.username} ({user.role})")
+
+
+@demo_cli.command("load")
+@click.option("--if-empty", is_flag=True, help="Only when the database has no users yet.")
+def demo_load(if_empty):
+    """Load the demo zone (idempotent) and print the demo accounts."""
+    from crm.demo import DEMO_PASSWORD, load_demo
+
+    if if_empty and db.session.scalar(select(func.count()).select_from(User)):
+        click.echo("database not empty: demo data not loaded")
+        return
+    created = load_demo()
+    db.session.commit()
+    click.echo(f"demo data: {created['projects']} projects and {created['users']} users added")
+    click.echo(f"demo accounts (password {DEMO_PASSWORD}): admin, leader, "
+               "zhangsan (光伏产业园), lisi (区中韩办), wangwu (新能源汽车产业园), zhaoliu (区经发局)")
+
+
+def register(app: Flask) -> None:
+    """Attach the command groups to the app."""
+    app.cli.add_command(users_cli)
+    app.cli.add_command(demo_cli)

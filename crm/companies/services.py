@@ -1,0 +1,27 @@
+"""Find or create investor companies by their normalised name."""
+import unicodedata
+
+from sqlalchemy import select
+
+from crm.extensions import db
+from crm.models import Company
+
+
+def normalize_name(name: str) -> str:
+    """Return the matching key of a company name: NFKC (full-width → ASCII), no spaces,
+    case-folded, so ``ＳＫ　On`` and ``sk on`` are the same company."""
+    text = unicodedata.normalize("NFKC", name or "")
+    return "".join(text.split()).casefold()
+
+
+def get_or_create_company(name: str) -> Company | None:
+    """Return the company with this (normalised) name, creating it if new; None if blank."""
+    key = normalize_name(name)
+    if not key:
+        return None
+    company = db.session.scalar(select(Company).where(Company.name_key == key))
+    if company is None:
+        company = Company(name=name.strip(), name_key=key)
+        db.session.add(company)
+        db.session.flush()
+    return company

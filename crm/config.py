@@ -1,0 +1,61 @@
+"""Settings read from the environment.
+
+Production (``CRM_ENV=production``) refuses to start without a SECRET_KEY; development
+reads a key generated once into ``instance/secret_key`` by ``make run``.
+"""
+import os
+from pathlib import Path
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+
+class ConfigError(RuntimeError):
+    """Raised when the environment describes an unsafe or impossible configuration."""
+
+
+def _secret_key(production: bool) -> str:
+    """Return SECRET_KEY from the environment, else the development key file."""
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    if production:
+        raise ConfigError("SECRET_KEY must be set in production (CRM_ENV=production).")
+    key_file = INSTANCE_DIR / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    # No key yet (e.g. a bare `flask` command before `make run`): a per-process key
+    # keeps the app usable; sessions then do not survive a restart.
+    return os.urandom(32).hex()
+
+
+def database_url() -> str:
+    """Return the database URL: DATABASE_URL, else SQLite under instance/."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        return url
+    return f"sqlite:///{INSTANCE_DIR / 'crm.sqlite3'}"
+
+
+def load_config() -> dict:
+    """Build the Flask config mapping from the environment."""
+    production = os.environ.get("CRM_ENV", "development") == "production"
+    return {
+        "SECRET_KEY": _secret_key(production),
+        "SQLALCHEMY_DATABASE_URI": database_url(),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "BABEL_DEFAULT_LOCALE": "zh_CN",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "LANGUAGES": ["zh_CN", "en"],
+        "WTF_I18N_ENABLED": True,
+        # A long visit write-up must not lose its CSRF token: 8 hours.
+        "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+        "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "PAGE_SIZE": 50,
+        "PRODUCTION": production,
+    }

@@ -1,0 +1,245 @@
+"""All database tables: users, reference data (units, regions, industries), companies,
+projects with their milestones, and the stage and change history.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask_login import UserMixin
+from sqlalchemy import (Boolean, Column, Date, DateTime, ForeignKey, Index, Integer,
+                        Numeric, String, Table, Text)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from crm import lifecycle
+from crm.clock import utcnow
+from crm.extensions import db
+from crm.lifecycle import N_, PartialDate
+
+ADMIN, LEADER, OFFICER = "admin", "leader", "officer"
+ROLES = (ADMIN, LEADER, OFFICER)
+ROLE_LABELS = {ADMIN: N_("管理员"), LEADER: N_("领导"), OFFICER: N_("招商专员")}
+
+CNY, USD = "CNY", "USD"
+CURRENCIES = (CNY, USD)
+# Amounts are stored in 万 of their currency; 10亿元 = 100,000 万元.
+MAJOR_PROJECT_WAN = Decimal(100000)
+
+
+class Unit(db.Model):
+    """A responsible unit (责任单位): a department or park."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    sort_order: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    def __str__(self):
+        return self.name
+
+
+class Region(db.Model):
+    """A source region (来源地); ``parent`` is its roll-up group (上海 → 长三角)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), unique=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"), index=True)
+    sort_order: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    parent: Mapped[Region | None] = relationship(remote_side=[id])
+
+    def __str__(self):
+        return self.name
+
+
+class Industry(db.Model):
+    """An industry or industrial chain (产业)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), unique=True)
+    sort_order: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    def __str__(self):
+        return self.name
+
+
+class Setting(db.Model):
+    """An admin-set value such as the USD→CNY rate used where one figure is shown."""
+
+    key: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+
+
+class User(UserMixin, db.Model):
+    """A person who signs in: admin, leader or officer, usually of one unit."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(50), unique=True)
+    display_name: Mapped[str] = mapped_column(String(50))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(10))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    unit: Mapped[Unit | None] = relationship()
+
+    @property
+    def is_active(self):  # Flask-Login: a disabled user cannot sign in
+        return self.active
+
+    def set_password(self, password: str) -> None:
+        """Store a salted hash of ``password``."""
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        """True when ``password`` matches the stored hash."""
+        return check_password_hash(self.password_hash, password)
+
+    def __str__(self):
+        return self.display_name
+
+
+class Company(db.Model):
+    """An investor (投资方 / 客商). ``name_key`` is the normalised name, unique."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    def __str__(self):
+        return self.name
+
+
+project_region = Table(
+    "project_region", db.metadata,
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), primary_key=True),
+    Column("region_id", ForeignKey("region.id"), primary_key=True),
+    Index("ix_project_region_region_id", "region_id", "project_id"),
+)
+
+
+class Project(db.Model):
+    """An investment project and where it stands in its lifecycle."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id"), index=True)
+    industry_id: Mapped[int | None] = mapped_column(ForeignKey("industry.id"), index=True)
+    content: Mapped[str] = mapped_column(Text, default="")
+    capacity_value: Mapped[Decimal | None] = mapped_column(Numeric(14, 3))
+    capacity_unit: Mapped[str] = mapped_column(String(20), default="")
+    # Total investment in 万 of its currency (万元 or 万美元), never a float.
+    investment_amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    investment_currency: Mapped[str] = mapped_column(String(3), default=CNY)
+    land_area: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)
+    leader_name: Mapped[str] = mapped_column(String(50), default="")
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(12), default=lifecycle.LEAD)
+    status: Mapped[str] = mapped_column(String(10), default=lifecycle.ACTIVE)
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    status_on: Mapped[date | None] = mapped_column(Date)
+    signed_on: Mapped[date | None] = mapped_column(Date, index=True)
+    signed_on_precision: Mapped[str | None] = mapped_column(String(5))
+    started_on: Mapped[date | None] = mapped_column(Date, index=True)
+    started_on_precision: Mapped[str | None] = mapped_column(String(5))
+    producing_on: Mapped[date | None] = mapped_column(Date, index=True)
+    producing_on_precision: Mapped[str | None] = mapped_column(String(5))
+    partial_production: Mapped[bool] = mapped_column(Boolean, default=False)
+    at_capacity_on: Mapped[date | None] = mapped_column(Date, index=True)
+    at_capacity_on_precision: Mapped[str | None] = mapped_column(String(5))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow,
+                                                 index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    company: Mapped[Company | None] = relationship()
+    industry: Mapped[Industry | None] = relationship()
+    unit: Mapped[Unit | None] = relationship()
+    officer: Mapped[User | None] = relationship(foreign_keys=[officer_id])
+    regions: Mapped[list[Region]] = relationship(secondary=project_region,
+                                                 order_by=Region.sort_order)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index("ix_project_stage_status", "stage", "status", "id"),
+    )
+
+    def milestone(self, stage: str) -> PartialDate | None:
+        """Return the milestone date of ``stage`` with its precision, or None."""
+        attr = lifecycle.MILESTONE_FIELDS[stage]
+        value = getattr(self, attr)
+        if value is None:
+            return None
+        return PartialDate(value, getattr(self, attr + "_precision") or lifecycle.DAY)
+
+    def set_milestone(self, stage: str, value: PartialDate | None) -> None:
+        """Set (or clear, with None) the milestone date of ``stage``."""
+        attr = lifecycle.MILESTONE_FIELDS[stage]
+        setattr(self, attr, value.value if value else None)
+        setattr(self, attr + "_precision", value.precision if value else None)
+
+    @property
+    def milestones(self) -> dict[str, PartialDate | None]:
+        """All milestone dates by stage."""
+        return {s: self.milestone(s) for s in lifecycle.MILESTONE_FIELDS}
+
+    def __str__(self):
+        return self.name
+
+
+class StageChange(db.Model):
+    """One stage move of a project: who, when, from, to, milestone date and note."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"),
+                                            index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    changed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    from_stage: Mapped[str] = mapped_column(String(12))
+    to_stage: Mapped[str] = mapped_column(String(12))
+    milestone_on: Mapped[date | None] = mapped_column(Date)
+    milestone_precision: Mapped[str | None] = mapped_column(String(5))
+    note: Mapped[str] = mapped_column(Text, default="")
+    correction: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    user: Mapped[User | None] = relationship()
+
+    @property
+    def milestone(self) -> PartialDate | None:
+        """The milestone date recorded with the move."""
+        if self.milestone_on is None:
+            return None
+        return PartialDate(self.milestone_on, self.milestone_precision or lifecycle.DAY)
+
+
+class Change(db.Model):
+    """One changed field of a record (field, old → new, who, when): the change history.
+
+    ``entity``/``entity_id`` name the record; ``project_id`` ties it to a project page.
+    """
+
+    __tablename__ = "change_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity: Mapped[str] = mapped_column(String(20))
+    entity_id: Mapped[int] = mapped_column(Integer)
+    project_id: Mapped[int | None] = mapped_column(
+        ForeignKey("project.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(50))
+    old_value: Mapped[str] = mapped_column(Text, default="")
+    new_value: Mapped[str] = mapped_column(Text, default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    changed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    user: Mapped[User | None] = relationship()
+
+    __table_args__ = (Index("ix_change_log_entity", "entity", "entity_id"),)

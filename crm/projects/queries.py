@@ -1,0 +1,131 @@
+"""Queries for the project list and page: filters, sorting and eager loads in SQL."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, case, exists, or_, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from crm import lifecycle
+from crm.models import (MAJOR_PROJECT_WAN, USD, Change, Company, Project, StageChange,
+                        project_region)
+from crm.reference.queries import region_with_descendants, usd_rate
+
+
+@dataclass
+class ProjectFilters:
+    """What the project list is narrowed to; None means no filter."""
+
+    q: str = ""
+    stage: str | None = None
+    status: str | None = None
+    region_id: int | None = None
+    industry_id: int | None = None
+    unit_id: int | None = None
+    officer_id: int | None = None
+    major: bool = False
+
+
+def cny_equivalent():
+    """SQL expression: total investment in 万元, USD converted at the admin-set rate."""
+    return case((Project.investment_currency == USD,
+                 Project.investment_amount * usd_rate()),
+                else_=Project.investment_amount)
+
+
+# sort key in the URL → ORDER BY columns (id breaks ties so pages never overlap)
+SORTS = {
+    "updated": (Project.updated_at.desc(), Project.id.desc()),
+    "code": (Project.code.asc(),),
+    "-code": (Project.code.desc(),),
+    "name": (Project.name.asc(), Project.id.asc()),
+    "stage": (Project.stage.asc(), Project.id.desc()),
+    "investment": None,   # built per request: depends on the USD rate
+    "-investment": None,
+}
+DEFAULT_SORT = "updated"
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def filtered_ids_stmt(filters: ProjectFilters) -> Select:
+    """SELECT project ids matching ``filters`` (the WHERE part of every list/export)."""
+    stmt = select(Project.id)
+    if filters.stage:
+        stmt = stmt.where(Project.stage == filters.stage)
+    if filters.status:
+        stmt = stmt.where(Project.status == filters.status)
+    if filters.industry_id:
+        stmt = stmt.where(Project.industry_id == filters.industry_id)
+    if filters.unit_id:
+        stmt = stmt.where(Project.unit_id == filters.unit_id)
+    if filters.officer_id:
+        stmt = stmt.where(Project.officer_id == filters.officer_id)
+    if filters.region_id:
+        ids = region_with_descendants(filters.region_id)
+        stmt = stmt.where(exists().where(project_region.c.project_id == Project.id,
+                                         project_region.c.region_id.in_(ids)))
+    if filters.major:
+        stmt = stmt.where(cny_equivalent() >= MAJOR_PROJECT_WAN)
+    q = (filters.q or "").strip()
+    if q:
+        pattern = f"%{_escape_like(q)}%"
+        stmt = stmt.where(or_(
+            Project.name.like(pattern, escape="\\"),
+            Project.code.like(pattern, escape="\\"),
+            Project.company_id.in_(select(Company.id).where(
+                Company.name.like(pattern, escape="\\")))))
+    return stmt
+
+
+def order_by(sort: str):
+    """ORDER BY clauses for a sort key (unknown keys fall back to the default)."""
+    if sort in ("investment", "-investment"):
+        amount = cny_equivalent()
+        return ((amount.desc() if sort == "-investment" else amount.asc()).nulls_last(),
+                Project.id.desc())
+    return SORTS.get(sort) or SORTS[DEFAULT_SORT]
+
+
+def project_list_stmt(filters: ProjectFilters, sort: str = DEFAULT_SORT) -> Select:
+    """Projects matching ``filters`` in ``sort`` order, with what a list row shows."""
+    ids = filtered_ids_stmt(filters)
+    return (select(Project)
+            .where(Project.id.in_(ids))
+            .options(joinedload(Project.company), joinedload(Project.industry),
+                     joinedload(Project.unit), joinedload(Project.officer),
+                     selectinload(Project.regions))
+            .order_by(*order_by(sort)))
+
+
+def project_detail_stmt(project_id: int) -> Select:
+    """One project with everything its page shows."""
+    return (select(Project).where(Project.id == project_id)
+            .options(joinedload(Project.company), joinedload(Project.industry),
+                     joinedload(Project.unit), joinedload(Project.officer),
+                     selectinload(Project.regions)))
+
+
+def stage_history_stmt(project_id: int) -> Select:
+    """A project's stage moves, newest first."""
+    return (select(StageChange).where(StageChange.project_id == project_id)
+            .options(joinedload(StageChange.user))
+            .order_by(StageChange.changed_at.desc(), StageChange.id.desc()))
+
+
+def change_history_stmt(project_id: int, limit: int = 200) -> Select:
+    """A project's field changes, newest first."""
+    return (select(Change).where(Change.project_id == project_id)
+            .options(joinedload(Change.user))
+            .order_by(Change.changed_at.desc(), Change.id.desc()).limit(limit))
+
+
+def milestone_timeline(project: Project) -> list[dict]:
+    """The stages with their milestone dates, for the page's timeline."""
+    reached = lifecycle.stage_index(project.stage)
+    return [{"stage": s, "label": lifecycle.STAGE_LABELS[s],
+             "date": project.milestone(s) if s != lifecycle.LEAD else None,
+             "reached": i <= reached}
+            for i, s in enumerate(lifecycle.STAGES)]

@@ -1,0 +1,247 @@
+"""Project pages: list, detail, create/edit, advance, correct, hold/drop/resume."""
+from dataclasses import replace
+from decimal import Decimal
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from crm import lifecycle
+from crm.auth import policy
+from crm.extensions import db
+from crm.forms import commit_or_report
+from crm.models import OFFICER, Project, User
+from crm.projects import bp
+from crm.projects.forms import (CAPACITY_UNITS, INVESTMENT_UNITS, AdvanceForm, CorrectForm,
+                                ProjectFilterForm, ProjectForm, SigningFieldsForm,
+                                StatusForm)
+from crm.projects.queries import (DEFAULT_SORT, SORTS, ProjectFilters, change_history_stmt,
+                                  milestone_timeline, project_detail_stmt, project_list_stmt,
+                                  stage_history_stmt)
+from crm.projects.services import (FIELD_LABELS, ProjectData, advance_stage, correct_stage,
+                                   create_project, project_data, set_status,
+                                   update_project)
+from crm.reference.queries import industries_stmt, regions_stmt, units_stmt
+
+
+def _users():
+    return db.session.scalars(select(User).where(User.active.is_(True))
+                              .order_by(User.display_name)).all()
+
+
+def _fill_choices(form, user: User) -> None:
+    """Offer the reference data; an officer may only choose their own unit."""
+    form.region_ids.choices = [(r.id, r.name) for r in db.session.scalars(regions_stmt())]
+    form.industry_id.choices = [(0, "—")] + [
+        (i.id, i.name) for i in db.session.scalars(industries_stmt())]
+    units = db.session.scalars(units_stmt()).all()
+    if user.role == OFFICER:
+        units = [u for u in units if u.id == user.unit_id]
+    else:
+        units = [None] + units
+    form.unit_id.choices = [(u.id, u.name) if u else (0, "—") for u in units]
+    if hasattr(form, "officer_id"):
+        form.officer_id.choices = [(0, "—")] + [(u.id, u.display_name) for u in _users()]
+
+
+# Form fields that map one-to-one onto ProjectData (ids use 0 for "none").
+_PLAIN_FIELDS = ("name", "company_name", "region_ids", "content", "capacity_value",
+                 "capacity_unit", "land_area", "leader_name", "notes")
+_ID_FIELDS = ("industry_id", "unit_id", "officer_id")
+_EMPTY = {"region_ids": [], "capacity_value": None, "land_area": None}
+
+
+def _form_data(form, base: ProjectData | None = None) -> ProjectData:
+    """Turn a validated form into service input: ``base`` with the form's fields
+    applied (amounts converted into 万 of their currency)."""
+    data = base or ProjectData(name="")
+    changes = {}
+    for name in _PLAIN_FIELDS + _ID_FIELDS:
+        if hasattr(form, name):
+            value = getattr(form, name).data
+            if name in _ID_FIELDS:
+                changes[name] = value or None
+            else:
+                changes[name] = value if value is not None else _EMPTY.get(name, "")
+    if hasattr(form, "investment_value"):
+        currency, factor = INVESTMENT_UNITS[form.investment_unit.data]
+        amount = form.investment_value.data
+        changes["investment_amount"] = amount * factor if amount is not None else None
+        changes["investment_currency"] = currency
+    return replace(data, **changes)
+
+
+def _load_form(form, data: ProjectData, version: int) -> None:
+    """Show project details in a form (amounts in 亿元 or 万美元)."""
+    for name in _PLAIN_FIELDS + _ID_FIELDS:
+        if hasattr(form, name):
+            value = getattr(data, name)
+            getattr(form, name).data = (value or 0) if name in _ID_FIELDS else value
+    if data.investment_amount is not None:
+        if data.investment_currency == "USD":
+            form.investment_value.data, form.investment_unit.data = \
+                data.investment_amount, "万美元"
+        else:
+            form.investment_value.data, form.investment_unit.data = \
+                data.investment_amount / Decimal(10000), "亿元"
+    if hasattr(form, "version"):
+        form.version.data = str(version)
+
+
+def _get_project(project_id: int) -> Project:
+    project = db.session.scalar(project_detail_stmt(project_id))
+    if project is None:
+        abort(404)
+    return project
+
+
+def _filters(form: ProjectFilterForm) -> ProjectFilters:
+    return ProjectFilters(
+        q=form.q.data or "", stage=form.stage.data or None, status=form.status.data or None,
+        region_id=form.region.data, industry_id=form.industry.data,
+        unit_id=form.unit.data, officer_id=form.officer.data, major=bool(form.major.data))
+
+
+@bp.route("/")
+@login_required
+def index():
+    """The project ledger: filters, sorting, pagination."""
+    form = ProjectFilterForm(request.args)
+    form.validate()
+    sort = form.sort.data if form.sort.data in SORTS else DEFAULT_SORT
+    # Invalid filter values are shown as errors and ignored, never half-applied.
+    filters = _filters(form) if not form.errors else ProjectFilters()
+    page = db.paginate(project_list_stmt(filters, sort), page=form.page.data or 1,
+                       per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    return render_template(
+        "projects/index.html", page=page, form=form, sort=sort,
+        regions=db.session.scalars(regions_stmt()).all(),
+        industries=db.session.scalars(industries_stmt()).all(),
+        units=db.session.scalars(units_stmt()).all(), users=_users(),
+        can_create=policy.can(current_user, policy.CREATE_PROJECT))
+
+
+@bp.route("/<int:project_id>")
+@login_required
+def detail(project_id: int):
+    """A project's page: details, milestone timeline, stage and change history."""
+    project = _get_project(project_id)
+    return render_template(
+        "projects/detail.html", project=project, timeline=milestone_timeline(project),
+        stages=db.session.scalars(stage_history_stmt(project.id)).all(),
+        changes=db.session.scalars(change_history_stmt(project.id)).all(),
+        field_labels=FIELD_LABELS,
+        can_edit=policy.can(current_user, policy.EDIT_PROJECT, project),
+        can_correct=policy.can(current_user, policy.CORRECT_STAGE, project))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@policy.require(policy.CREATE_PROJECT)
+def create():
+    """Create a lead project."""
+    form = ProjectForm()
+    _fill_choices(form, current_user)
+    if not form.is_submitted() and current_user.unit_id:
+        form.unit_id.data = current_user.unit_id
+        form.officer_id.data = current_user.id
+    created = []
+    if form.validate_on_submit() and commit_or_report(
+            form, lambda: created.append(create_project(_form_data(form), current_user))):
+        flash(_("项目已创建：%(code)s", code=created[0].code), "success")
+        return redirect(url_for("projects.detail", project_id=created[0].id))
+    return render_template("projects/edit.html", form=form, project=None,
+                           capacity_units=CAPACITY_UNITS), (400 if form.errors else 200)
+
+
+@bp.route("/<int:project_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(project_id: int):
+    """Edit a project's details; a stale version is refused (已被他人修改)."""
+    project = _get_project(project_id)
+    policy.ensure(policy.EDIT_PROJECT, project)
+    form = ProjectForm()
+    _fill_choices(form, current_user)
+    if not form.is_submitted():
+        _load_form(form, project_data(project), project.version)
+    if form.validate_on_submit() and commit_or_report(form, lambda: update_project(
+            project, _form_data(form), current_user, int(form.version.data or 0))):
+        flash(_("项目已保存"), "success")
+        return redirect(url_for("projects.detail", project_id=project.id))
+    status = 409 if form.conflict else (400 if form.errors else 200)
+    return render_template("projects/edit.html", form=form, project=project,
+                           capacity_units=CAPACITY_UNITS), status
+
+
+@bp.route("/<int:project_id>/advance", methods=["GET", "POST"])
+@login_required
+def advance(project_id: int):
+    """Move a project forward through the stage gate."""
+    project = _get_project(project_id)
+    policy.ensure(policy.EDIT_PROJECT, project)
+    if project.stage == lifecycle.AT_CAPACITY:
+        flash(_("项目已达产，没有更后的阶段"), "info")
+        return redirect(url_for("projects.detail", project_id=project.id))
+    form = AdvanceForm()
+    later = lifecycle.STAGES[lifecycle.stage_index(project.stage) + 1:]
+    form.stage.choices = [c for c in form.stage.choices if c[0] in later]
+    details = SigningFieldsForm(prefix="p", meta={"csrf": False})
+    _fill_choices(details, current_user)
+    form.companion_fields = frozenset(f.name for f in details)
+    details.companion_fields = frozenset(f.name for f in form)
+    if not form.is_submitted():
+        form.version.data = str(project.version)
+        form.stage.data = later[0]
+        _load_form(details, project_data(project), project.version)
+    if form.is_submitted() and (form.validate() & details.validate()) and commit_or_report(
+            form, lambda: advance_stage(
+                project, form.stage.data, form.milestone_dates(), current_user,
+                int(form.version.data), note=form.note.data or "",
+                partial_production=form.partial_production.data,
+                data=_form_data(details, project_data(project)))):
+        flash(_("阶段已更新为：%(stage)s", stage=_(lifecycle.STAGE_LABELS[project.stage])),
+              "success")
+        return redirect(url_for("projects.detail", project_id=project.id))
+    form.form_errors.extend(details.error_messages())
+    status = 409 if form.conflict else (400 if form.errors else 200)
+    return render_template("projects/advance.html", form=form, details=details,
+                           project=project, later=later,
+                           milestone_fields=lifecycle.MILESTONE_FIELDS), status
+
+
+@bp.route("/<int:project_id>/correct", methods=["GET", "POST"])
+@policy.require(policy.CORRECT_STAGE)
+def correct(project_id: int):
+    """Admin correction: move a project back to an earlier stage, with a reason."""
+    project = _get_project(project_id)
+    form = CorrectForm()
+    earlier = lifecycle.STAGES[:lifecycle.stage_index(project.stage)]
+    form.stage.choices = [c for c in form.stage.choices if c[0] in earlier]
+    if not form.is_submitted():
+        form.version.data = str(project.version)
+    if form.validate_on_submit() and commit_or_report(form, lambda: correct_stage(
+            project, form.stage.data, form.reason.data, current_user,
+            int(form.version.data))):
+        flash(_("阶段已更正"), "success")
+        return redirect(url_for("projects.detail", project_id=project.id))
+    status = 409 if form.conflict else (400 if form.errors else 200)
+    return render_template("projects/correct.html", form=form, project=project), status
+
+
+@bp.route("/<int:project_id>/status", methods=["GET", "POST"])
+@login_required
+def status(project_id: int):
+    """Put a project on hold, drop it, or resume it."""
+    project = _get_project(project_id)
+    policy.ensure(policy.EDIT_PROJECT, project)
+    form = StatusForm()
+    form.status.choices = [c for c in form.status.choices if c[0] != project.status]
+    if not form.is_submitted():
+        form.version.data = str(project.version)
+    if form.validate_on_submit() and commit_or_report(form, lambda: set_status(
+            project, form.status.data, form.reason.data, form.status_on.parsed,
+            current_user, int(form.version.data))):
+        flash(_("项目状态已更新"), "success")
+        return redirect(url_for("projects.detail", project_id=project.id))
+    code = 409 if form.conflict else (400 if form.errors else 200)
+    return render_template("projects/status.html", form=form, project=project), code

@@ -1,0 +1,278 @@
+"""Project services: create, edit, advance, correct, hold/drop/resume.
+
+Each change is checked against crm/lifecycle.py, recorded in the stage or change
+history in the same transaction, and guarded by the project's version number.
+Services add and flush, never commit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from crm import lifecycle
+from crm.clock import today as local_today
+from crm.companies.services import get_or_create_company
+from crm.errors import Conflict, RulesBroken
+from crm.extensions import db
+from crm.i18n import amount_text, format_number
+from crm.lifecycle import N_, PartialDate, RuleError
+from crm.models import (ADMIN, CNY, CURRENCIES, OFFICER, Change, Industry, Project, Region,
+                        StageChange, Unit, User)
+
+# Fields shown in the change history, with their labels.
+FIELD_LABELS = {
+    "name": N_("项目名称"), "company": N_("投资方"), "regions": N_("来源地"),
+    "industry": N_("产业类别"), "content": N_("建设内容"), "capacity": N_("产能"),
+    "investment": N_("总投资"), "land_area": N_("用地面积（亩）"), "unit": N_("责任单位"),
+    "leader_name": N_("挂钩领导"), "officer": N_("招商责任人"), "notes": N_("备注"),
+    "status": N_("项目状态"), "created": N_("创建项目"),
+}
+
+
+@dataclass
+class ProjectData:
+    """A project's editable details as submitted (ids not yet resolved)."""
+
+    name: str
+    company_name: str = ""
+    region_ids: list[int] = field(default_factory=list)
+    industry_id: int | None = None
+    content: str = ""
+    capacity_value: Decimal | None = None
+    capacity_unit: str = ""
+    investment_amount: Decimal | None = None   # in 万 of the currency
+    investment_currency: str = CNY
+    land_area: Decimal | None = None
+    unit_id: int | None = None
+    leader_name: str = ""
+    officer_id: int | None = None
+    notes: str = ""
+
+
+def project_data(project: Project) -> ProjectData:
+    """Return a project's current details as service input."""
+    return ProjectData(
+        name=project.name, company_name=project.company.name if project.company else "",
+        region_ids=[r.id for r in project.regions], industry_id=project.industry_id,
+        content=project.content or "", capacity_value=project.capacity_value,
+        capacity_unit=project.capacity_unit or "",
+        investment_amount=project.investment_amount,
+        investment_currency=project.investment_currency or CNY,
+        land_area=project.land_area, unit_id=project.unit_id,
+        leader_name=project.leader_name or "", officer_id=project.officer_id,
+        notes=project.notes or "")
+
+
+def snapshot(project: Project) -> dict[str, str]:
+    """Return the project's tracked fields as display text, for the change history."""
+    capacity = ""
+    if project.capacity_value is not None:
+        capacity = f"{format_number(project.capacity_value)} {project.capacity_unit}".strip()
+    return {
+        "name": project.name,
+        "company": project.company.name if project.company else "",
+        "regions": "、".join(r.name for r in project.regions),
+        "industry": project.industry.name if project.industry else "",
+        "content": project.content or "",
+        "capacity": capacity,
+        "investment": amount_text(project.investment_amount, project.investment_currency),
+        "land_area": format_number(project.land_area),
+        "unit": project.unit.name if project.unit else "",
+        "leader_name": project.leader_name or "",
+        "officer": project.officer.display_name if project.officer else "",
+        "notes": project.notes or "",
+    }
+
+
+def gate_values(project: Project) -> dict[str, object]:
+    """The values the lifecycle's signing gate looks at."""
+    return {"company": project.company_id or project.company,
+            "investment": project.investment_amount is not None,
+            "industry": project.industry_id or project.industry,
+            "regions": bool(project.regions),
+            "unit": project.unit_id or project.unit}
+
+
+def _record(project: Project, user: User | None, field_name: str, old: str, new: str):
+    db.session.add(Change(entity="project", entity_id=project.id, project_id=project.id,
+                          field=field_name, old_value=old, new_value=new,
+                          user_id=user.id if user else None))
+
+
+def _check_version(project: Project, expected: int | None) -> None:
+    if expected is not None and int(expected) != project.version:
+        raise Conflict()
+
+
+def _apply(project: Project, data: ProjectData, user: User | None) -> None:
+    """Resolve ids and copy ``data`` onto ``project``; raise RulesBroken on bad ids."""
+    errors: list[RuleError] = []
+
+    def lookup(model, ident, field_name, label):
+        if not ident:
+            return None
+        obj = db.session.get(model, ident)
+        if obj is None:
+            errors.append(RuleError(field_name, N_("%(field)s：无效的选择"), {"field": label}))
+        return obj
+
+    industry = lookup(Industry, data.industry_id, "industry_id", FIELD_LABELS["industry"])
+    unit = lookup(Unit, data.unit_id, "unit_id", FIELD_LABELS["unit"])
+    officer = lookup(User, data.officer_id, "officer_id", FIELD_LABELS["officer"])
+    regions = []
+    if data.region_ids:
+        regions = db.session.scalars(select(Region).where(
+            Region.id.in_(set(data.region_ids)))).all()
+        if len(regions) != len(set(data.region_ids)):
+            errors.append(RuleError("region_ids", N_("%(field)s：无效的选择"),
+                                    {"field": FIELD_LABELS["regions"]}))
+    if data.investment_currency not in CURRENCIES:
+        errors.append(RuleError("investment_unit", N_("%(field)s：无效的选择"),
+                                {"field": N_("金额单位")}))
+    if user is not None and user.role == OFFICER and (unit is None or unit.id != user.unit_id):
+        errors.append(RuleError("unit_id", N_("%(field)s：只能选择本单位"),
+                                {"field": FIELD_LABELS["unit"]}))
+    if errors:
+        raise RulesBroken(errors)
+
+    project.name = data.name.strip()
+    project.company = get_or_create_company(data.company_name)
+    project.regions = sorted(regions, key=lambda r: (r.sort_order, r.id))
+    project.industry = industry
+    project.content = data.content or ""
+    project.capacity_value = data.capacity_value
+    project.capacity_unit = (data.capacity_unit or "").strip()
+    project.investment_amount = data.investment_amount
+    project.investment_currency = data.investment_currency
+    project.land_area = data.land_area
+    project.unit = unit
+    project.leader_name = (data.leader_name or "").strip()
+    project.officer = officer
+    project.notes = data.notes or ""
+    missing = lifecycle.missing_for_stage(project.stage, gate_values(project))
+    if missing:
+        raise RulesBroken(missing)
+
+
+def next_project_code(year: int) -> str:
+    """Return the next free project code of ``year``: P2026-0001, P2026-0002 …"""
+    prefix = f"P{year}-"
+    last = db.session.scalar(select(func.max(Project.code)).where(
+        Project.code.like(prefix + "%")))
+    number = int(last[len(prefix):]) + 1 if last and last[len(prefix):].isdigit() else 1
+    return f"{prefix}{number:04d}"
+
+
+def create_project(data: ProjectData, user: User | None) -> Project:
+    """Create a lead project from ``data``; it starts at 在谈."""
+    project = Project(stage=lifecycle.LEAD, status=lifecycle.ACTIVE,
+                      created_by_id=user.id if user else None,
+                      code=next_project_code(local_today().year))
+    with db.session.no_autoflush:
+        _apply(project, data, user)
+    db.session.add(project)
+    db.session.flush()
+    _record(project, user, "created", "", project.code)
+    db.session.flush()
+    return project
+
+
+def update_project(project: Project, data: ProjectData, user: User | None,
+                   expected_version: int | None) -> list[str]:
+    """Apply edited details; record each changed field; return the changed field names."""
+    _check_version(project, expected_version)
+    before = snapshot(project)
+    with db.session.no_autoflush:
+        _apply(project, data, user)
+    after = snapshot(project)
+    changed = [k for k in after if after[k] != before[k]]
+    for k in changed:
+        _record(project, user, k, before[k], after[k])
+    db.session.flush()
+    return changed
+
+
+def advance_stage(project: Project, target: str, dates: dict[str, PartialDate],
+                  user: User | None, expected_version: int | None, note: str = "",
+                  partial_production: bool = False, today: date | None = None,
+                  data: ProjectData | None = None) -> None:
+    """Move ``project`` forward to ``target``, recording one history entry per stage
+    passed. ``data``, when given, first updates the details the gate needs."""
+    _check_version(project, expected_version)
+    if project.status != lifecycle.ACTIVE:
+        raise RulesBroken([RuleError("stage", N_("目标阶段：暂缓或终止的项目请先恢复推进"))])
+    if data is not None:
+        update_project(project, data, user, None)
+    today = today or local_today()
+    errors = lifecycle.check_advance(project.stage, target, project.milestones, dates,
+                                     gate_values(project), today)
+    if errors:
+        raise RulesBroken(errors)
+    current = project.stage
+    passed = lifecycle.STAGES[lifecycle.stage_index(current) + 1:
+                              lifecycle.stage_index(target) + 1]
+    for stage in passed:
+        project.set_milestone(stage, dates[stage])
+        db.session.add(StageChange(
+            project_id=project.id, user_id=user.id if user else None,
+            from_stage=current, to_stage=stage, milestone_on=dates[stage].value,
+            milestone_precision=dates[stage].precision, note=note or ""))
+        current = stage
+    project.stage = target
+    project.partial_production = (
+        partial_production and target == lifecycle.PRODUCING)
+    db.session.flush()
+
+
+def correct_stage(project: Project, target: str, reason: str, user: User,
+                  expected_version: int | None) -> None:
+    """Move ``project`` back to ``target`` (admin correction), clearing later milestones."""
+    _check_version(project, expected_version)
+    if user.role != ADMIN:
+        raise RulesBroken([RuleError("stage", N_("目标阶段：只有管理员可以退回阶段"))])
+    errors = lifecycle.check_correction(project.stage, target, reason)
+    if errors:
+        raise RulesBroken(errors)
+    db.session.add(StageChange(project_id=project.id, user_id=user.id,
+                               from_stage=project.stage, to_stage=target,
+                               note=reason.strip(), correction=True))
+    for stage in lifecycle.stages_cleared_by_correction(target):
+        project.set_milestone(stage, None)
+    project.stage = target
+    if lifecycle.stage_index(target) < lifecycle.stage_index(lifecycle.PRODUCING):
+        project.partial_production = False
+    db.session.flush()
+
+
+def set_status(project: Project, status: str, reason: str, on: PartialDate | None,
+               user: User | None, expected_version: int | None,
+               today: date | None = None) -> None:
+    """Put a project on hold, drop it, or resume it; hold and drop need reason and date."""
+    _check_version(project, expected_version)
+    today = today or local_today()
+    errors = []
+    if status not in lifecycle.STATUSES:
+        errors.append(RuleError("status", N_("状态：无效的选择")))
+    elif status == project.status:
+        errors.append(RuleError("status", N_("状态：项目已经是这个状态")))
+    if status in (lifecycle.ON_HOLD, lifecycle.DROPPED):
+        if not (reason or "").strip():
+            errors.append(RuleError("reason", N_("原因：暂缓或终止必须填写原因")))
+        if on is None:
+            errors.append(RuleError("status_on", N_("日期：请填写")))
+        elif lifecycle.is_future(on, today):
+            errors.append(RuleError("status_on", N_("日期：不能晚于今天")))
+    if errors:
+        raise RulesBroken(errors)
+    old = lifecycle.STATUS_LABELS[project.status]
+    project.status = status
+    project.status_reason = (reason or "").strip()
+    project.status_on = on.value if on and status != lifecycle.ACTIVE else (
+        today if status == lifecycle.ACTIVE else None)
+    new = lifecycle.STATUS_LABELS[status] + (
+        f"：{project.status_reason}" if project.status_reason else "")
+    _record(project, user, "status", old, new)
+    db.session.flush()

@@ -1,0 +1,50 @@
+"""Queries over reference data and settings."""
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from crm.extensions import db
+from crm.models import Industry, Region, Setting, Unit
+
+USD_RATE_KEY = "usd_cny_rate"
+DEFAULT_USD_RATE = Decimal("7.1")
+
+
+def units_stmt(active_only: bool = True):
+    """Units in display order."""
+    stmt = select(Unit).order_by(Unit.sort_order, Unit.id)
+    return stmt.where(Unit.active.is_(True)) if active_only else stmt
+
+
+def industries_stmt(active_only: bool = True):
+    """Industries in display order."""
+    stmt = select(Industry).order_by(Industry.sort_order, Industry.id)
+    return stmt.where(Industry.active.is_(True)) if active_only else stmt
+
+
+def regions_stmt(active_only: bool = True):
+    """Regions in display order (groups and their members)."""
+    stmt = select(Region).order_by(Region.sort_order, Region.id)
+    return stmt.where(Region.active.is_(True)) if active_only else stmt
+
+
+def region_with_descendants(region_id: int) -> list[int]:
+    """Return ``region_id`` and the ids of every region that rolls up into it."""
+    rows = db.session.execute(select(Region.id, Region.parent_id)).all()
+    children: dict[int | None, list[int]] = {}
+    for rid, parent in rows:
+        children.setdefault(parent, []).append(rid)
+    out, todo = [], [region_id]
+    while todo:
+        rid = todo.pop()
+        if rid in out:
+            continue
+        out.append(rid)
+        todo.extend(children.get(rid, []))
+    return out
+
+
+def usd_rate() -> Decimal:
+    """Return the admin-set USD→CNY rate used where one combined figure is shown."""
+    value = db.session.scalar(select(Setting.value).where(Setting.key == USD_RATE_KEY))
+    return Decimal(value) if value else DEFAULT_USD_RATE

@@ -1,0 +1,46 @@
+"""Changes to reference data and settings (add and flush, never commit)."""
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from crm.errors import RulesBroken
+from crm.extensions import db
+from crm.lifecycle import N_, RuleError
+from crm.models import Region, Setting
+from crm.reference.queries import USD_RATE_KEY, region_with_descendants
+
+
+def save_reference_item(model, item, name: str, sort_order: int | None, active: bool,
+                        parent_id: int | None = None):
+    """Create (item None) or update a unit, industry or region; names stay unique."""
+    name = name.strip()
+    errors = []
+    clash = db.session.scalar(select(func.count()).select_from(model).where(
+        model.name == name, model.id != (item.id if item else 0)))
+    if clash:
+        errors.append(RuleError("name", N_("名称：已存在")))
+    if model is Region and parent_id:
+        if db.session.get(Region, parent_id) is None:
+            errors.append(RuleError("parent_id", N_("上级分组：无效的选择")))
+        elif item is not None and parent_id in region_with_descendants(item.id):
+            errors.append(RuleError("parent_id", N_("上级分组：不能是自身或其下级")))
+    if errors:
+        raise RulesBroken(errors)
+    if item is None:
+        item = model()
+        db.session.add(item)
+    item.name, item.sort_order, item.active = name, sort_order or 0, active
+    if model is Region:
+        item.parent_id = parent_id or None
+    db.session.flush()
+    return item
+
+
+def set_usd_rate(rate: Decimal) -> None:
+    """Store the USD→CNY rate."""
+    setting = db.session.get(Setting, USD_RATE_KEY)
+    if setting is None:
+        setting = Setting(key=USD_RATE_KEY, value="")
+        db.session.add(setting)
+    setting.value = str(rate)
+    db.session.flush()

@@ -1,0 +1,1 @@
+"""Test suite and benchmark of the investment pipeline CRM."""
