@@ -5,6 +5,8 @@ write transactions that begin immediately (DESIGN.md §4).
 """
 import sqlite3
 
+import click
+
 from flask import has_request_context, request
 from flask_babel import Babel, lazy_gettext
 from flask_login import LoginManager
@@ -54,12 +56,16 @@ def _sqlite_on_begin(conn):
 
     A deferred transaction that reads and then writes can lose an update or fail with
     "database is locked" when another writer got in between; BEGIN IMMEDIATE queues
-    writers behind the busy timeout instead. Safe (GET/HEAD) requests never write, so
-    they keep a deferred BEGIN and do not queue behind writers.
+    writers behind the busy timeout instead. Writers are requests with an unsafe method
+    and CLI commands; safe (GET/HEAD) requests never write and keep a deferred BEGIN so
+    they do not queue behind writers, as does code outside both (tests, the benchmark).
     """
     if conn.dialect.name != "sqlite":
         return
-    if has_request_context() and request.method in ("GET", "HEAD", "OPTIONS"):
-        conn.exec_driver_sql("BEGIN")
-    else:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if _is_writer() else "BEGIN")
+
+
+def _is_writer() -> bool:
+    if has_request_context():
+        return request.method not in ("GET", "HEAD", "OPTIONS")
+    return click.get_current_context(silent=True) is not None

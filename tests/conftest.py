@@ -47,6 +47,19 @@ def migrate_database(url: str) -> None:
         db.engine.dispose()
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(monkeypatch):
+    """Hash test passwords with few rounds: scrypt's deliberate cost (≈ 0.1 s per hash)
+    would dominate the suite. Verification still runs the real code path."""
+    from functools import partial
+
+    from werkzeug.security import generate_password_hash
+
+    import crm.models
+    monkeypatch.setattr(crm.models, "generate_password_hash",
+                        partial(generate_password_hash, method="pbkdf2:sha256:1000"))
+
+
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory):
     """A migrated database that each test copies."""

@@ -1,0 +1,50 @@
+"""The migration chain: one head, upgrade on an empty database matches the models,
+downgrade and upgrade again, and the default reference data is there."""
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import select
+
+from crm.extensions import db
+from crm.models import Industry, Region, Setting, Unit
+
+
+def _script(app):
+    return ScriptDirectory.from_config(app.extensions["migrate"].migrate.get_config())
+
+
+def test_single_head(app):
+    assert len(_script(app).get_heads()) == 1
+
+
+def test_upgraded_schema_matches_models(app):
+    # The test database was built by `flask db upgrade` (see conftest): no diff left,
+    # which is what `flask db check` verifies.
+    with db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
+                                db.metadata)
+    assert diff == []
+
+
+def test_downgrade_to_base_and_upgrade_again(app):
+    downgrade(revision="base")
+    with db.engine.connect() as conn:
+        tables = set(db.inspect(conn).get_table_names()) - {"alembic_version"}
+    assert tables == set()
+    upgrade()
+    assert db.session.scalar(select(Region).where(Region.name == "上海")) is not None
+
+
+def test_default_reference_data(app):
+    shanghai = db.session.scalar(select(Region).where(Region.name == "上海"))
+    assert shanghai.parent.name == "长三角"
+    assert shanghai.parent.parent.name == "国内省外"
+    korea = db.session.scalar(select(Region).where(Region.name == "韩国"))
+    assert korea.parent.name == "境外"
+    units = set(db.session.scalars(select(Unit.name)))
+    assert {"区中韩办", "区经发局", "区住建局", "光伏产业园", "新能源汽车产业园"} <= units
+    industries = list(db.session.scalars(select(Industry.name).order_by(Industry.sort_order)))
+    assert industries[0] == "汽车及零部件" and industries[-1] == "其他"
+    assert len(industries) == 11
+    assert db.session.get(Setting, "usd_cny_rate").value == "7.1"

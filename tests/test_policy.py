@@ -1,0 +1,170 @@
+"""Access control over every route in the URL map, for every role.
+
+POLICY lists each (endpoint, method) with the status each role gets; a route missing
+from the table fails the suite, so a new route cannot ship without a decision. The same
+walk proves that no GET request writes to the database and that POST routes refuse
+requests without a valid CSRF token.
+"""
+import pytest
+from sqlalchemy import event, func, select
+
+from crm.extensions import db
+from crm.models import Change, Project, StageChange, Unit, User
+from tests.conftest import login
+
+ROLES = ("anon", "officer", "other", "leader", "admin")
+LOGIN = 302  # anonymous users are sent to /login
+
+
+def row(anon, officer, other, leader, admin):
+    return dict(zip(ROLES, (anon, officer, other, leader, admin)))
+
+
+# "officer" owns the project (its unit); "other" is an officer of another unit.
+# POST bodies carry no real field: allowed roles get 400 (validation), nothing is
+# written.
+POLICY = {
+    ("static", "GET"): row(200, 200, 200, 200, 200),
+    ("main.index", "GET"): row(LOGIN, 302, 302, 302, 302),
+    ("main.lang", "GET"): row(302, 302, 302, 302, 302),
+    ("main.healthz", "GET"): row(200, 200, 200, 200, 200),
+    ("auth.login", "GET"): row(200, 200, 200, 200, 200),
+    ("auth.login", "POST"): row(400, 400, 400, 400, 400),
+    ("auth.logout", "POST"): row(302, 302, 302, 302, 302),
+    ("auth.index", "GET"): row(LOGIN, 403, 403, 403, 200),
+    ("auth.create", "GET"): row(LOGIN, 403, 403, 403, 200),
+    ("auth.create", "POST"): row(LOGIN, 403, 403, 403, 400),
+    ("auth.edit", "GET"): row(LOGIN, 403, 403, 403, 200),
+    ("auth.edit", "POST"): row(LOGIN, 403, 403, 403, 400),
+    ("reference.index", "GET"): row(LOGIN, 403, 403, 403, 200),
+    ("reference.create", "GET"): row(LOGIN, 403, 403, 403, 200),
+    ("reference.create", "POST"): row(LOGIN, 403, 403, 403, 400),
+    ("reference.edit", "GET"): row(LOGIN, 403, 403, 403, 200),
+    ("reference.edit", "POST"): row(LOGIN, 403, 403, 403, 400),
+    ("reference.settings", "GET"): row(LOGIN, 403, 403, 403, 200),
+    ("reference.settings", "POST"): row(LOGIN, 403, 403, 403, 400),
+    ("projects.index", "GET"): row(LOGIN, 200, 200, 200, 200),
+    ("projects.detail", "GET"): row(LOGIN, 200, 200, 200, 200),
+    ("projects.create", "GET"): row(LOGIN, 200, 200, 403, 200),
+    ("projects.create", "POST"): row(LOGIN, 400, 400, 403, 400),
+    ("projects.edit", "GET"): row(LOGIN, 200, 403, 403, 200),
+    ("projects.edit", "POST"): row(LOGIN, 400, 403, 403, 400),
+    ("projects.advance", "GET"): row(LOGIN, 200, 403, 403, 200),
+    ("projects.advance", "POST"): row(LOGIN, 400, 403, 403, 400),
+    ("projects.status", "GET"): row(LOGIN, 200, 403, 403, 200),
+    ("projects.status", "POST"): row(LOGIN, 400, 403, 403, 400),
+    ("projects.correct", "GET"): row(LOGIN, 403, 403, 403, 200),
+    ("projects.correct", "POST"): row(LOGIN, 403, 403, 403, 400),
+}
+
+
+def _routes(app):
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule, method
+
+
+def test_every_route_is_in_the_policy_table(app):
+    missing = [(r.endpoint, m, r.rule) for r, m in _routes(app)
+               if (r.endpoint, m) not in POLICY]
+    assert not missing, f"routes without an access decision in POLICY: {missing}"
+    stale = set(POLICY) - {(r.endpoint, m) for r, m in _routes(app)}
+    assert not stale, f"POLICY lists routes that no longer exist: {stale}"
+
+
+@pytest.fixture
+def world(app, users, factory):
+    """A project of the officer's unit (signed) and the ids the URLs need."""
+    project = factory.project("恒源光伏", unit="光伏产业园", by=users["officer"])
+    from crm.lifecycle import parse_partial_date
+    from crm.projects.services import advance_stage
+    advance_stage(project, "signed", {"signed": parse_partial_date("2024-05-06")},
+                  users["admin"], None)
+    db.session.commit()
+    unit = db.session.scalar(select(Unit).limit(1))
+    db.session.commit()
+    return {"project_id": project.id, "user_id": users["officer"].id, "kind": "units",
+            "item_id": unit.id, "code": "en", "filename": "css/app.css"}
+
+
+def _url(app, rule, world):
+    with app.test_request_context():
+        from flask import url_for
+        return url_for(rule.endpoint, **{a: world[a] for a in rule.arguments})
+
+
+def _snapshot():
+    """Row counts and the project's version: what a refused request must leave alone."""
+    counts = tuple(db.session.scalar(select(func.count()).select_from(m))
+                   for m in (Project, User, Unit, StageChange, Change))
+    versions = tuple(db.session.scalars(select(Project.version).order_by(Project.id)))
+    db.session.rollback()
+    return counts, versions
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_policy_matrix_and_no_writes_on_get(app, users, world, role):
+    client = app.test_client()
+    if role != "anon":
+        assert login(client, users[role].username).status_code == 302
+    writes = []
+
+    def on_execute(conn, cursor, statement, params, context, executemany):
+        if statement.lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            writes.append(statement)
+
+    failures = []
+    for rule, method in _routes(app):
+        if (rule.endpoint, method) == ("auth.logout", "POST"):
+            continue  # signs the client out; checked below, last
+        url = _url(app, rule, world)
+        before = _snapshot()
+        event.listen(db.engine, "before_cursor_execute", on_execute)
+        try:
+            response = client.open(url, method=method, data={"_probe": "1"})
+        finally:
+            event.remove(db.engine, "before_cursor_execute", on_execute)
+        expected = POLICY[(rule.endpoint, method)][role]
+        if response.status_code != expected:
+            failures.append(f"{method} {url}: {response.status_code} != {expected}")
+        if method == "GET" and writes:
+            failures.append(f"GET {url} wrote: {writes}")
+        writes.clear()
+        if method == "POST" and _snapshot() != before:
+            failures.append(f"POST {url} with an invalid form changed the database")
+    response = client.post("/logout")
+    if response.status_code != POLICY[("auth.logout", "POST")][role]:
+        failures.append(f"POST /logout: {response.status_code}")
+    assert not failures, "\n".join(failures)
+
+
+def test_post_routes_refuse_missing_or_forged_csrf_token(make_app, users, world):
+    app = make_app(WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        client = app.test_client()
+        # Sign in with a real token taken from the login form.
+        page = client.get("/login").get_data(as_text=True)
+        token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+        assert client.post("/login", data={"username": users["admin"].username,
+                                           "password": "test-password-123",
+                                           "csrf_token": token}).status_code == 302
+        failures = []
+        for rule, method in _routes(app):
+            if method != "POST":
+                continue
+            url = _url(app, rule, world)
+            for bad in (None, "forged-token", token + "x"):
+                before = _snapshot()
+                data = {"name": "X", "username": "x", "password": "x", "reason": "x",
+                        "stage": "lead", "status": "on_hold", "status_on": "2024-01-01"}
+                if bad is not None:
+                    data["csrf_token"] = bad
+                response = client.post(url, data=data)
+                if response.status_code != 400 or "页面已过期" not in response.get_data(
+                        as_text=True):
+                    failures.append(f"POST {url} token={bad!r}: {response.status_code}")
+                if _snapshot() != before:
+                    failures.append(f"POST {url} token={bad!r} changed the database")
+        assert not failures, "\n".join(failures)
+        # Still signed in: the refused logout did not sign the admin out.
+        assert client.get("/projects/").status_code == 200
