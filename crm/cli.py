@@ -42,16 +42,22 @@ def users_create(name, role, unit, password, display_name):
 @click.option("--if-empty", is_flag=True, help="Only when the database has no users yet.")
 def demo_load(if_empty):
     """Load the demo zone (idempotent) and print the demo accounts."""
-    from crm.demo import DEMO_PASSWORD, load_demo
+    from crm.demo import DEMO_PASSWORD, USERS, load_demo
 
     if if_empty and db.session.scalar(select(func.count()).select_from(User)):
         click.echo("database not empty: demo data not loaded")
-        return
-    created = load_demo()
-    db.session.commit()
-    click.echo(f"demo data: {created['projects']} projects and {created['users']} users added")
-    click.echo(f"demo accounts (password {DEMO_PASSWORD}): admin, leader, "
-               "zhangsan (光伏产业园), lisi (区中韩办), wangwu (新能源汽车产业园), zhaoliu (区经发局)")
+    else:
+        created = load_demo()
+        db.session.commit()
+        click.echo(f"demo data: {created['projects']} projects and {created['users']} "
+                   "users added")
+    names = set(db.session.scalars(select(User.username).where(
+        User.username.in_([u[0] for u in USERS]))))
+    if names:
+        click.echo(f"demo accounts (password {DEMO_PASSWORD}):")
+        for username, display, role, unit in USERS:
+            if username in names:
+                click.echo(f"  {username:10} {role:8} {display} {unit or ''}")
 
 
 def register(app: Flask) -> None:

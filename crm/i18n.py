@@ -3,7 +3,7 @@ milestone dates with their precision. Registered as Jinja filters by init_app.
 """
 from decimal import Decimal
 
-from flask import current_app, request
+from flask import current_app, has_request_context, request
 from flask_babel import format_datetime, get_locale, gettext
 
 from crm.lifecycle import RuleError
@@ -12,8 +12,8 @@ LANG_COOKIE = "lang"
 
 
 def select_locale() -> str:
-    """Return the user's chosen language (cookie), else Chinese."""
-    lang = request.cookies.get(LANG_COOKIE)
+    """Return the user's chosen language (cookie), else Chinese (also for the CLI)."""
+    lang = request.cookies.get(LANG_COOKIE) if has_request_context() else None
     if lang in current_app.config["LANGUAGES"]:
         return lang
     return current_app.config["BABEL_DEFAULT_LOCALE"]
