@@ -50,7 +50,22 @@ def commit_or_report(form: StrictForm, action) -> bool:
         form.form_errors.extend(rule_message(e) for e in exc.errors)
     except (Conflict, StaleDataError):
         db.session.rollback()
-        form.conflict = True
-        form.form_errors.append(gettext("已被他人修改：您打开页面后有人保存了这个项目。"
-                                        "请刷新页面，查看最新内容后重新修改。"))
+        _report_conflict(form)
+    return False
+
+
+def _report_conflict(form: StrictForm) -> None:
+    form.conflict = True
+    form.form_errors.append(gettext("已被他人修改：您打开页面后有人保存了这个项目。"
+                                    "请刷新页面，查看最新内容后重新修改。"))
+
+
+def is_stale(form: StrictForm, record) -> bool:
+    """True, with the conflict reported on ``form``, when a submitted form was based on
+    an older version of ``record`` than the one stored (checked before validation, so
+    the user hears about the real cause rather than a choice that no longer applies)."""
+    submitted = form.version.data if form.is_submitted() else None
+    if submitted and submitted != str(record.version):
+        _report_conflict(form)
+        return True
     return False

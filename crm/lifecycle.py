@@ -209,9 +209,14 @@ def missing_for_stage(stage: str, values: Mapping[str, object]) -> list[RuleErro
 
 
 def check_milestone_order(milestones: Milestones, today: date) -> list[RuleError]:
-    """Check that no milestone lies in the future or before an earlier stage's."""
+    """Check that no milestone lies in the future or before an earlier stage's.
+
+    Each date is checked against every earlier milestone, not only the nearest: with
+    mixed precisions (signed 2022-03-15, started 2022, producing 2022-01-10) each
+    neighbouring pair compares equal while production is known to precede signing.
+    """
     errors: list[RuleError] = []
-    previous: tuple[str, PartialDate] | None = None
+    earlier: list[tuple[str, PartialDate]] = []
     for s in STAGES[1:]:
         d = milestones.get(s)
         if d is None:
@@ -220,12 +225,13 @@ def check_milestone_order(milestones: Milestones, today: date) -> list[RuleError
         if is_future(d, today):
             errors.append(RuleError(MILESTONE_FIELDS[s], N_("%(field)s：不能晚于今天"),
                                     {"field": label}))
-        if previous and compare(d, previous[1]) < 0:
+        conflict = next((p for p in reversed(earlier) if compare(d, p[1]) < 0), None)
+        if conflict:
             errors.append(RuleError(
                 MILESTONE_FIELDS[s], N_("%(field)s：不能早于%(other)s（%(date)s）"),
-                {"field": label, "other": MILESTONE_LABELS[previous[0]],
-                 "date": str(previous[1])}))
-        previous = (s, d)
+                {"field": label, "other": MILESTONE_LABELS[conflict[0]],
+                 "date": str(conflict[1])}))
+        earlier.append((s, d))
     return errors
 
 

@@ -2,6 +2,7 @@
 import unicodedata
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from crm.extensions import db
 from crm.models import Company
@@ -19,9 +20,14 @@ def get_or_create_company(name: str) -> Company | None:
     key = normalize_name(name)
     if not key:
         return None
-    company = db.session.scalar(select(Company).where(Company.name_key == key))
+    stmt = select(Company).where(Company.name_key == key)
+    company = db.session.scalar(stmt)
     if company is None:
         company = Company(name=name.strip(), name_key=key)
-        db.session.add(company)
-        db.session.flush()
+        try:
+            with db.session.begin_nested():
+                db.session.add(company)
+        except IntegrityError:
+            # Someone else created the same company meanwhile: use theirs.
+            company = db.session.scalar(stmt)
     return company

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from crm import lifecycle
 from crm.auth import policy
 from crm.extensions import db
-from crm.forms import commit_or_report
+from crm.forms import commit_or_report, is_stale
 from crm.models import OFFICER, Project, User
 from crm.projects import bp
 from crm.projects.forms import (CAPACITY_UNITS, INVESTMENT_UNITS, AdvanceForm, CorrectForm,
@@ -164,7 +164,8 @@ def edit(project_id: int):
     _fill_choices(form, current_user)
     if not form.is_submitted():
         _load_form(form, project_data(project), project.version)
-    if form.validate_on_submit() and commit_or_report(form, lambda: update_project(
+    if not is_stale(form, project) and form.validate_on_submit() and commit_or_report(
+            form, lambda: update_project(
             project, _form_data(form), current_user, int(form.version.data or 0))):
         flash(_("项目已保存"), "success")
         return redirect(url_for("projects.detail", project_id=project.id))
@@ -193,12 +194,16 @@ def advance(project_id: int):
         form.version.data = str(project.version)
         form.stage.data = later[0]
         _load_form(details, project_data(project), project.version)
-    if form.is_submitted() and (form.validate() & details.validate()) and commit_or_report(
+    # The page always sends the details; a client that leaves them all out keeps the
+    # project's current ones rather than blanking them.
+    with_details = any(f.name in request.form for f in details)
+    if not is_stale(form, project) and form.is_submitted() and (form.validate() & (
+            details.validate() if with_details else True)) and commit_or_report(
             form, lambda: advance_stage(
                 project, form.stage.data, form.milestone_dates(), current_user,
                 int(form.version.data), note=form.note.data or "",
                 partial_production=form.partial_production.data,
-                data=_form_data(details, project_data(project)))):
+                data=_form_data(details, project_data(project)) if with_details else None)):
         flash(_("阶段已更新为：%(stage)s", stage=_(lifecycle.STAGE_LABELS[project.stage])),
               "success")
         return redirect(url_for("projects.detail", project_id=project.id))
@@ -219,7 +224,8 @@ def correct(project_id: int):
     form.stage.choices = [c for c in form.stage.choices if c[0] in earlier]
     if not form.is_submitted():
         form.version.data = str(project.version)
-    if form.validate_on_submit() and commit_or_report(form, lambda: correct_stage(
+    if not is_stale(form, project) and form.validate_on_submit() and commit_or_report(
+            form, lambda: correct_stage(
             project, form.stage.data, form.reason.data, current_user,
             int(form.version.data))):
         flash(_("阶段已更正"), "success")
@@ -238,7 +244,8 @@ def status(project_id: int):
     form.status.choices = [c for c in form.status.choices if c[0] != project.status]
     if not form.is_submitted():
         form.version.data = str(project.version)
-    if form.validate_on_submit() and commit_or_report(form, lambda: set_status(
+    if not is_stale(form, project) and form.validate_on_submit() and commit_or_report(
+            form, lambda: set_status(
             project, form.status.data, form.reason.data, form.status_on.parsed,
             current_user, int(form.version.data))):
         flash(_("项目状态已更新"), "success")

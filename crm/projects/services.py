@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from crm import lifecycle
 from crm.clock import today as local_today
@@ -138,8 +139,11 @@ def _apply(project: Project, data: ProjectData, user: User | None) -> None:
     if errors:
         raise RulesBroken(errors)
 
+    # Before any attribute changes: creating a company flushes (savepoint), and one
+    # save should be one UPDATE of the project.
+    company = get_or_create_company(data.company_name)
     project.name = data.name.strip()
-    project.company = get_or_create_company(data.company_name)
+    project.company = company
     project.regions = sorted(regions, key=lambda r: (r.sort_order, r.id))
     project.industry = industry
     project.content = data.content or ""
@@ -169,12 +173,22 @@ def next_project_code(year: int) -> str:
 def create_project(data: ProjectData, user: User | None) -> Project:
     """Create a lead project from ``data``; it starts at 在谈."""
     project = Project(stage=lifecycle.LEAD, status=lifecycle.ACTIVE,
-                      created_by_id=user.id if user else None,
-                      code=next_project_code(local_today().year))
+                      created_by_id=user.id if user else None)
     with db.session.no_autoflush:
         _apply(project, data, user)
-    db.session.add(project)
-    db.session.flush()
+    year = local_today().year
+    # Two people creating at once may both compute the same next code; the unique
+    # constraint refuses the second, which then takes the following number.
+    for attempt in range(20):
+        project.code = next_project_code(year)
+        try:
+            with db.session.begin_nested():
+                db.session.add(project)
+        except IntegrityError:
+            if attempt == 19:
+                raise
+            continue
+        break
     _record(project, user, "created", "", project.code)
     db.session.flush()
     return project
