@@ -51,6 +51,7 @@ def init_app(app) -> None:
     app.jinja_env.filters["number"] = format_number
     app.jinja_env.filters["datetime"] = lambda v: format_datetime(v, "yyyy-MM-dd HH:mm") if v else ""
     app.jinja_env.filters["rule_message"] = rule_message
+    app.jinja_env.filters["default_dash"] = lambda text: text if text.strip() else "—"
     from crm.lifecycle import STAGE_LABELS, STATUS_LABELS
     from crm.models import ROLE_LABELS
     app.jinja_env.globals.update(stage_labels=STAGE_LABELS, status_labels=STATUS_LABELS,

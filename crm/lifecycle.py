@@ -240,7 +240,8 @@ def check_advance(current: str, target: str, milestones: Milestones,
                   today: date) -> list[RuleError]:
     """Check a forward move from ``current`` to ``target``.
 
-    ``new_dates`` must give the milestone date of every stage passed; the dates may not
+    ``new_dates`` must give the milestone date of every stage passed and none beyond
+    ``target``; the dates may not
     lie in the future or before the previous milestone, and a project reaching signing
     needs investor, total investment, industry, a region and a unit.
     """
@@ -249,6 +250,13 @@ def check_advance(current: str, target: str, milestones: Milestones,
     if stage_index(target) <= stage_index(current):
         return [RuleError("stage", N_("目标阶段：必须在当前阶段之后"))]
     errors: list[RuleError] = []
+    for s in STAGES[stage_index(target) + 1:]:
+        if new_dates.get(s) is not None:
+            # Never drop a typed date silently: it belongs to a later move.
+            errors.append(RuleError(MILESTONE_FIELDS[s],
+                                    N_("%(field)s：目标阶段是%(stage)s，不能填写此后阶段的时间"),
+                                    {"field": MILESTONE_LABELS[s],
+                                     "stage": STAGE_LABELS[target]}))
     merged = dict(milestones)
     for s in STAGES[stage_index(current) + 1: stage_index(target) + 1]:
         d = new_dates.get(s)

@@ -490,10 +490,12 @@ def test_advance_lead_to_started_needs_both_dates():
                                              STARTED: pd("2023-01")}, COMPLETE, TODAY) == []
 
 
-def test_advance_ignores_dates_of_stages_not_reached():
+def test_advance_refuses_dates_of_stages_beyond_the_target():
+    # A typed date is never dropped silently: it belongs to a later move.
     errors = check_advance(LEAD, SIGNED, {}, {SIGNED: pd("2022-03"),
-                                              STARTED: pd("2022-01")}, COMPLETE, TODAY)
-    assert errors == []
+                                              STARTED: pd("2022-05")}, COMPLETE, TODAY)
+    assert fields(errors) == ["started_on"]
+    assert check_advance(LEAD, SIGNED, {}, {SIGNED: pd("2022-03")}, COMPLETE, TODAY) == []
 
 
 @pytest.mark.parametrize("current, target", [

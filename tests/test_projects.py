@@ -326,7 +326,8 @@ def _statements(client, url):
 def test_list_query_count_does_not_grow_with_rows(as_role, factory, users):
     client = as_role("leader")
     for i in range(3):
-        factory.project(f"少量{i}", by=users["officer"])
+        factory.project(f"少量{i}", regions=["上海"], by=users["officer"],
+                        officer_id=users["officer"].id)
     few = _statements(client, "/projects/")
     for i in range(40):
         factory.project(f"大量{i}", regions=["上海", "韩国"], by=users["officer"],

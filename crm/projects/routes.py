@@ -22,7 +22,7 @@ from crm.projects.queries import (DEFAULT_SORT, SORTS, ProjectFilters, change_hi
 from crm.projects.services import (FIELD_LABELS, ProjectData, advance_stage, correct_stage,
                                    create_project, project_data, set_status,
                                    update_project)
-from crm.reference.queries import industries_stmt, regions_stmt, units_stmt
+from crm.reference.queries import industries_stmt, region_choices, units_stmt
 
 
 def _users():
@@ -32,7 +32,7 @@ def _users():
 
 def _fill_choices(form, user: User) -> None:
     """Offer the reference data; an officer may only choose their own unit."""
-    form.region_ids.choices = [(r.id, r.name) for r in db.session.scalars(regions_stmt())]
+    form.region_ids.choices = region_choices()
     form.industry_id.choices = [(0, "—")] + [
         (i.id, i.name) for i in db.session.scalars(industries_stmt())]
     units = db.session.scalars(units_stmt()).all()
@@ -116,7 +116,7 @@ def index():
                        per_page=current_app.config["PAGE_SIZE"], error_out=False)
     return render_template(
         "projects/index.html", page=page, form=form, sort=sort,
-        regions=db.session.scalars(regions_stmt()).all(),
+        regions=region_choices(),
         industries=db.session.scalars(industries_stmt()).all(),
         units=db.session.scalars(units_stmt()).all(), users=_users(),
         can_create=policy.can(current_user, policy.CREATE_PROJECT))

@@ -28,6 +28,30 @@ def regions_stmt(active_only: bool = True):
     return stmt.where(Region.active.is_(True)) if active_only else stmt
 
 
+def region_choices() -> list[tuple[int, str]]:
+    """Active regions as (id, label), each group followed by its members, indented by
+    depth (国内省外 › 长三角 › 上海) so a picker shows the roll-up."""
+    regions = db.session.scalars(regions_stmt()).all()
+    children: dict[int | None, list[Region]] = {}
+    for r in regions:
+        children.setdefault(r.parent_id, []).append(r)
+    known = {r.id for r in regions}
+    out: list[tuple[int, str]] = []
+
+    def walk(parent_id, depth):
+        for r in children.get(parent_id, []):
+            out.append((r.id, "\u3000" * depth + r.name))
+            walk(r.id, depth + 1)
+
+    walk(None, 0)
+    # Regions whose group is inactive still appear, at the top level.
+    for r in regions:
+        if r.parent_id is not None and r.parent_id not in known:
+            out.append((r.id, r.name))
+            walk(r.id, 1)
+    return out
+
+
 def region_with_descendants(region_id: int) -> list[int]:
     """Return ``region_id`` and the ids of every region that rolls up into it."""
     rows = db.session.execute(select(Region.id, Region.parent_id)).all()

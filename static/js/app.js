@@ -13,3 +13,22 @@ document.addEventListener("change", function (event) {
     el.form.submit();
   }
 });
+// Stage gate: show the date fields of the stages up to the chosen target only.
+function showMilestones(form) {
+  var select = form.querySelector("select[name=stage]");
+  if (!select) { return; }
+  var upTo = select.selectedIndex + 1;
+  form.querySelectorAll(".milestone-field").forEach(function (el) {
+    el.hidden = Number(el.dataset.order) > upTo;
+    if (el.hidden) {
+      el.querySelectorAll("input[type=text]").forEach(function (i) { i.value = ""; });
+      el.querySelectorAll("input[type=checkbox]").forEach(function (i) { i.checked = false; });
+    }
+  });
+}
+document.querySelectorAll("form.advance-form").forEach(function (form) {
+  showMilestones(form);
+  form.addEventListener("change", function (event) {
+    if (event.target.name === "stage") { showMilestones(form); }
+  });
+});
