@@ -58,12 +58,14 @@ def test_flask_db_check_is_clean(app):
     assert result.exit_code == 0, result.output
 
 
-def test_sqlite_connection_settings(app):
+def test_database_connection_settings(app):
     from sqlalchemy import text
 
     from crm.extensions import db
-    if db.engine.dialect.name != "sqlite":
-        pytest.skip("SQLite pragmas")
-    assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1
-    assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
-    assert db.session.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
+    if db.engine.dialect.name == "sqlite":
+        assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert db.session.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
+    else:
+        # A server restart must not hand a dead connection to a request.
+        assert db.engine.pool._pre_ping is True
