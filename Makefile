@@ -22,7 +22,7 @@ $(DEV_STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $@ $(RUN_STAMP)
 
 $(MO): crm/translations/en/LC_MESSAGES/messages.po $(RUN_STAMP)
-	$(BIN)/pybabel compile -q -d crm/translations
+	$(BIN)/pybabel -q compile -d crm/translations
 
 translations: $(MO)
 
@@ -44,5 +44,5 @@ bench: $(DEV_STAMP) $(MO)
 
 # Re-extract translatable strings after changing UI text, then translate en.
 extract-messages: $(RUN_STAMP)
-	$(BIN)/pybabel extract -q -F crm/translations/babel.cfg -k _l -k N_ -o crm/translations/messages.pot .
-	$(BIN)/pybabel update -q -i crm/translations/messages.pot -d crm/translations
+	$(BIN)/pybabel -q extract -F crm/translations/babel.cfg -k _l -k N_ -o crm/translations/messages.pot .
+	$(BIN)/pybabel -q update -i crm/translations/messages.pot -d crm/translations

@@ -14,6 +14,8 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from flask import has_app_context
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from crm import create_app
@@ -101,6 +103,29 @@ def database_url(template_db, tmp_path):
         yield f"sqlite:///{path}"
 
 
+class FreshContextClient(FlaskClient):
+    """A test client whose every request gets its own app context, as in production.
+
+    The ``app`` fixture keeps an app context pushed for the whole test, and a request
+    would otherwise reuse it: ``g`` (Flask-Login's user, Flask-Babel's locale) and the
+    database session would carry over from one request to the next and into the test.
+    Around each request the test's own session ends its transaction, so the test holds
+    no lock or stale snapshot and afterwards reads what the request committed.
+    """
+
+    def open(self, *args, **kwargs):
+        self._end_test_transaction()
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        self._end_test_transaction()
+        return response
+
+    @staticmethod
+    def _end_test_transaction():
+        if has_app_context():
+            db.session.rollback()
+
+
 @pytest.fixture
 def make_app(database_url):
     """Build an app on this test's database with extra config."""
@@ -108,6 +133,7 @@ def make_app(database_url):
 
     def build(**config):
         app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url, **config})
+        app.test_client_class = FreshContextClient
         apps.append(app)
         return app
 
