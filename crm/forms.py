@@ -34,7 +34,8 @@ class StrictForm(FlaskForm):
         out = list(self.form_errors)
         for field in self:
             for message in field.errors:
-                out.append(f"{field.label.text}：{message}")
+                out.append(gettext("%(label)s：%(value)s", label=field.label.text,
+                                   value=message))
         return out
 
 

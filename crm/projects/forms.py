@@ -7,11 +7,11 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 
 from crm import lifecycle
 from crm.forms import StrictForm
-from crm.lifecycle import STAGE_LABELS, STAGES, STATUS_LABELS, STATUSES
+from crm.lifecycle import N_, STAGE_LABELS, STAGES, STATUS_LABELS, STATUSES
 
 # Input units for total investment → (currency, factor to 万).
-INVESTMENT_UNITS = {"亿元": ("CNY", 10000), "万元": ("CNY", 1),
-                    "万美元": ("USD", 1), "亿美元": ("USD", 10000)}
+INVESTMENT_UNITS = {N_("亿元"): ("CNY", 10000), N_("万元"): ("CNY", 1),
+                    N_("万美元"): ("USD", 1), N_("亿美元"): ("USD", 10000)}
 CAPACITY_UNITS = ("GW", "GWh", "MW", "万台", "万辆", "万吨", "万套", "万件", "万平方米", "间", "床")
 
 
@@ -38,7 +38,8 @@ class SigningFieldsForm(StrictForm):
     industry_id = SelectField(_l("产业类别"), coerce=int)
     investment_value = DecimalField(_l("总投资"), validators=[
         Optional(), NumberRange(min=0, max=10**9)])
-    investment_unit = SelectField(_l("金额单位"), choices=[(k, k) for k in INVESTMENT_UNITS])
+    investment_unit = SelectField(_l("金额单位"),
+                                  choices=[(k, _l(k)) for k in INVESTMENT_UNITS])
     unit_id = SelectField(_l("责任单位"), coerce=int)
 
 
