@@ -155,6 +155,8 @@ class Project(db.Model):
     at_capacity_on: Mapped[date | None] = mapped_column(Date, index=True)
     at_capacity_on_precision: Mapped[str | None] = mapped_column(String(5))
     notes: Mapped[str] = mapped_column(Text, default="")
+    # Normalised name and investor for the text search (crm/projects/search.py).
+    search_text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow,
                                                  index=True)
@@ -200,6 +202,17 @@ class Project(db.Model):
 
     def __str__(self):
         return self.name
+
+
+class ProjectToken(db.Model):
+    """One bigram of a project's search text: the text-search index."""
+
+    token: Mapped[str] = mapped_column(String(8), primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("project.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+    # SQLite stores the rows in token order, so a lookup reads one contiguous range.
+    __table_args__ = {"sqlite_with_rowid": False}
 
 
 class StageChange(db.Model):

@@ -48,3 +48,26 @@ def test_default_reference_data(app):
     assert industries[0] == "汽车及零部件" and industries[-1] == "其他"
     assert len(industries) == 11
     assert db.session.get(Setting, "usd_cny_rate").value == "7.1"
+
+
+def test_search_index_migration_fills_existing_projects(app):
+    from sqlalchemy import text
+
+    from crm.projects.search import bigrams, search_text
+    downgrade(revision="0002")
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO company (name, name_key, created_at) "
+                          "VALUES ('ＳＫ On', 'skon', '2024-01-01')"))
+        conn.execute(text(
+            "INSERT INTO project (code, name, company_id, content, capacity_unit, "
+            "investment_currency, leader_name, stage, status, status_reason, "
+            "partial_production, notes, created_at, updated_at, version) VALUES "
+            "('P2024-0001', 'SK 27GWh 动力电池', (SELECT id FROM company), '', '', 'CNY', "
+            "'', 'lead', 'active', '', false, '', '2024-01-01', '2024-01-01', 1)"))
+    upgrade()
+    with db.engine.connect() as conn:
+        stored = conn.execute(text("SELECT search_text FROM project")).scalar_one()
+        tokens = set(conn.execute(text("SELECT token FROM project_token")).scalars())
+    # The migration's frozen copy agrees with the application's code.
+    assert stored == search_text("SK 27GWh 动力电池", "ＳＫ On")
+    assert tokens == bigrams(stored)

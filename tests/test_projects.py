@@ -336,3 +336,24 @@ def test_list_query_count_does_not_grow_with_rows(as_role, factory, users):
     assert many == few, (few, many)
     detail_few = _statements(client, f"/projects/{db.session.scalar(select(Project.id))}")
     assert detail_few <= 12
+
+
+def test_text_search_index(as_role, factory, users):
+    sk = factory.project("ＳＫ 27GWh 动力电池", company_name="SK On", regions=["韩国"])
+    pv = factory.project("恒源 12GW 光伏组件", company_name="恒源新能源科技")
+    other = factory.project("诺富特酒店", company_name="雅高集团")
+    client = as_role("leader")
+    assert _list_ids(client, "?q=sk") == [sk.id]            # width and case
+    assert _list_ids(client, "?q=27 gwh") == [sk.id]        # spaces ignored
+    assert _list_ids(client, "?q=新能源") == [pv.id]          # by investor
+    assert _list_ids(client, "?q=恒") == [pv.id]              # one character: a scan
+    assert _list_ids(client, "?q=池恒") == []                 # never across two fields
+    assert _list_ids(client, "?q=动力电 池") == [sk.id]
+    assert _list_ids(client, f"?q={other.code[:7].lower()}") != []   # code prefix
+    assert _list_ids(client, f"?q={other.code}") == [other.id]
+    # An edit re-indexes the project: the old name is no longer found, the new one is.
+    response = as_role("admin").post(f"/projects/{other.id}/edit", data=form_data(
+        factory, name="希尔顿酒店", company_name="希尔顿集团", version=str(other.version)))
+    assert response.status_code == 302
+    assert _list_ids(client, "?q=诺富特") == []
+    assert _list_ids(client, "?q=希尔顿集团") == [other.id]

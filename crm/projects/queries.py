@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, case, exists, or_, select
+from sqlalchemy import Select, case, exists, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm import lifecycle
-from crm.models import (MAJOR_PROJECT_WAN, USD, Change, Company, Project, StageChange,
+from crm.models import (MAJOR_PROJECT_WAN, USD, Change, Project, StageChange,
                         project_region)
+from crm.projects.search import match_condition
 from crm.reference.queries import region_with_descendants, usd_rate
 
 
@@ -46,10 +47,6 @@ SORTS = {
 DEFAULT_SORT = "updated"
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _where(stmt: Select, filters: ProjectFilters) -> Select:
     """Add the WHERE clauses of ``filters`` to a select over ``Project``."""
     if filters.stage:
@@ -68,17 +65,9 @@ def _where(stmt: Select, filters: ProjectFilters) -> Select:
                                          project_region.c.region_id.in_(ids)))
     if filters.major:
         stmt = stmt.where(cny_equivalent() >= MAJOR_PROJECT_WAN)
-    q = (filters.q or "").strip()
-    if q:
-        pattern = f"%{_escape_like(q)}%"
-        # A substring match can use no index: find the matches in one scan of the narrow
-        # ix_project_name and sort only those, rather than walk the whole table in sort
-        # order (a rare word, such as a project code, would read every row).
-        stmt = stmt.where(Project.id.in_(select(Project.id).where(or_(
-            Project.name.like(pattern, escape="\\"),
-            Project.code.like(pattern, escape="\\"),
-            Project.company_id.in_(select(Company.id).where(
-                Company.name.like(pattern, escape="\\")))))))
+    match = match_condition(filters.q)
+    if match is not None:
+        stmt = stmt.where(match)
     return stmt
 
 

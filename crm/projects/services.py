@@ -20,6 +20,7 @@ from crm.errors import Conflict, RulesBroken
 from crm.extensions import db
 from crm.i18n import amount_text, format_number
 from crm.lifecycle import N_, PartialDate, RuleError
+from crm.projects import search
 from crm.models import (ADMIN, CNY, CURRENCIES, OFFICER, Change, Industry, Project, Region,
                         StageChange, Unit, User)
 
@@ -156,6 +157,7 @@ def _apply(project: Project, data: ProjectData, user: User | None) -> None:
     project.leader_name = (data.leader_name or "").strip()
     project.officer = officer
     project.notes = data.notes or ""
+    project.search_text = search.search_text(project.name, company.name if company else "")
     missing = lifecycle.missing_for_stage(project.stage, gate_values(project))
     if missing:
         raise RulesBroken(missing)
@@ -189,6 +191,7 @@ def create_project(data: ProjectData, user: User | None) -> Project:
                 raise
             continue
         break
+    search.sync_tokens(project.id, project.search_text)
     _record(project, user, "created", "", project.code)
     db.session.flush()
     return project
@@ -198,9 +201,11 @@ def update_project(project: Project, data: ProjectData, user: User | None,
                    expected_version: int | None) -> list[str]:
     """Apply edited details; record each changed field; return the changed field names."""
     _check_version(project, expected_version)
-    before = snapshot(project)
+    before, indexed = snapshot(project), project.search_text
     with db.session.no_autoflush:
         _apply(project, data, user)
+    if project.search_text != indexed:
+        search.sync_tokens(project.id, project.search_text)
     after = snapshot(project)
     changed = [k for k in after if after[k] != before[k]]
     for k in changed:
