@@ -1,5 +1,6 @@
 """Routes that belong to no domain: home, language, health; the error handlers."""
 from flask import current_app, make_response, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
@@ -39,30 +40,42 @@ def healthz():
     return {"status": "ok", "database": "ok"}
 
 
-def _error(code: int):
-    return render_template(f"errors/{code}.html"), code
+# status → (title, message) of the error page; every page says nothing of internals.
+ERRORS = {
+    403: (_l("没有权限"), _l("您没有权限执行这个操作。如需办理，请联系本单位负责人或系统管理员。")),
+    404: (_l("页面不存在"), _l("您要找的页面不存在，可能已被删除或地址有误。")),
+    500: (_l("系统出错"), _l("系统处理您的请求时出错，您的数据没有被修改。"
+                         "请稍后再试；如仍出错，请联系系统管理员。")),
+    "csrf": (_l("页面已过期"), _l("表单已过期或来源无法验证，没有保存任何内容。"
+                              "请返回上一页，刷新后重新提交。")),
+}
+
+
+def _error(key, status: int):
+    title, message = ERRORS[key]
+    return render_template("errors/error.html", title=title, message=message), status
 
 
 @bp.app_errorhandler(403)
 def forbidden(_e):
     """Chinese 403 page."""
-    return _error(403)
+    return _error(403, 403)
 
 
 @bp.app_errorhandler(404)
 def not_found(_e):
     """Chinese 404 page."""
-    return _error(404)
+    return _error(404, 404)
 
 
 @bp.app_errorhandler(CSRFError)
 def csrf_error(_e):
     """Expired or missing CSRF token: explain, do not write."""
-    return render_template("errors/csrf.html"), 400
+    return _error("csrf", 400)
 
 
 @bp.app_errorhandler(500)
 def server_error(_e):
     """Chinese 500 page, no traceback."""
     db.session.rollback()
-    return _error(500)
+    return _error(500, 500)

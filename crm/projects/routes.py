@@ -117,8 +117,9 @@ def index():
     return render_template(
         "projects/index.html", page=page, form=form, sort=sort,
         regions=region_choices(),
-        industries=db.session.scalars(industries_stmt()).all(),
-        units=db.session.scalars(units_stmt()).all(), users=_users(),
+        industries=[(i.id, i.name) for i in db.session.scalars(industries_stmt())],
+        units=[(u.id, u.name) for u in db.session.scalars(units_stmt())],
+        users=[(u.id, u.display_name) for u in _users()],
         can_create=policy.can(current_user, policy.CREATE_PROJECT))
 
 
