@@ -37,6 +37,7 @@ run: $(RUN_STAMP) $(MO) instance/secret_key
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
 test: $(DEV_STAMP) $(MO)
+	$(BIN)/ruff check --quiet --select F,E,W --line-length 100 --exclude migrations crm tests wsgi.py
 	$(BIN)/python -m pytest
 
 bench: $(DEV_STAMP) $(MO)

@@ -132,7 +132,8 @@ def load_demo() -> dict[str, int]:
         if milestones:
             target = max(milestones, key=lifecycle.stage_index)
             advance_stage(project, target, {s: _d(t) for s, t in milestones.items()},
-                          admin, None, note="演示数据", partial_production=extra.get("partial", False))
+                          admin, None, note="演示数据",
+                          partial_production=extra.get("partial", False))
         if "hold" in extra:
             set_status(project, lifecycle.ON_HOLD, extra["hold"], PartialDate(date(2025, 8, 1)),
                        admin, None)

@@ -49,7 +49,8 @@ def init_app(app) -> None:
     """Register the display filters and the translation helper for templates."""
     app.jinja_env.filters["amount"] = format_amount
     app.jinja_env.filters["number"] = format_number
-    app.jinja_env.filters["datetime"] = lambda v: format_datetime(v, "yyyy-MM-dd HH:mm") if v else ""
+    app.jinja_env.filters["datetime"] = (
+        lambda v: format_datetime(v, "yyyy-MM-dd HH:mm") if v else "")
     app.jinja_env.filters["rule_message"] = rule_message
     app.jinja_env.filters["default_dash"] = lambda text: text if text.strip() else "—"
     from crm.lifecycle import STAGE_LABELS, STATUS_LABELS

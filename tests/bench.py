@@ -315,7 +315,8 @@ def main() -> int:
                 "WHERE p.name LIKE :w OR c.name LIKE :w"), {"w": f"%{SEARCH_WORD}%"}).all())
             db.session.remove()
         print(f"generated {N_PROJECTS:,} projects, {N_COMPANIES:,} companies, "
-              f"{info['n_tags']:,} region tags, {info['n_tokens']:,} search tokens in {time.perf_counter() - t0:.1f} s "
+              f"{info['n_tags']:,} region tags, {info['n_tokens']:,} search tokens in "
+              f"{time.perf_counter() - t0:.1f} s "
               f"(search word {SEARCH_WORD!r} matches {n_search} projects)")
 
         # Requests run outside any app context, as in a server: each gets a fresh session.

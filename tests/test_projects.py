@@ -47,7 +47,8 @@ def test_officer_creates_project_with_code_and_history(as_role, factory, users):
     assert project.company.name == "恒源新能源"
     assert [r.name for r in project.regions] == ["苏州"]
     assert project.created_by_id == users["officer"].id
-    assert db.session.scalar(select(Change.field).where(Change.project_id == project.id)) == "created"
+    assert db.session.scalar(
+        select(Change.field).where(Change.project_id == project.id)) == "created"
     page = page_text(client.get(f"/projects/{project.id}"))
     assert "50 亿元" in page and "恒源新能源" in page and "在谈" in page
     # The second project of the year gets the next number.
