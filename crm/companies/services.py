@@ -8,11 +8,10 @@ from crm.extensions import db
 from crm.models import Company
 
 
-def normalize_name(name: str) -> str:
-    """Return the matching key of a company name: NFKC (full-width → ASCII), no spaces,
-    case-folded, so ``ＳＫ　On`` and ``sk on`` are the same company."""
-    text = unicodedata.normalize("NFKC", name or "")
-    return "".join(text.split()).casefold()
+def normalize_name(name: str | None) -> str:
+    """Return the matching form of a name or text: NFKC (full-width → ASCII), case-folded,
+    no spaces, so ``ＳＫ　On`` and ``sk on`` are the same company."""
+    return "".join(unicodedata.normalize("NFKC", name or "").casefold().split())
 
 
 def get_or_create_company(name: str) -> Company | None:

@@ -2,20 +2,14 @@
 substring search (恒源, SK, 光伏组件) reads a few index entries instead of scanning every
 project with LIKE '%词%'. Plain tables and SQL, the same on SQLite and PostgreSQL.
 """
-import unicodedata
-
 from sqlalchemy import delete, func, insert, or_, select
 
+from crm.companies.services import normalize_name as normalize
 from crm.extensions import db
 from crm.models import Project, ProjectToken
 
 # Separates the fields in Project.search_text so a match never spans two fields.
 FIELD_SEPARATOR = "\x1f"
-
-
-def normalize(text: str | None) -> str:
-    """Matching form of a text: NFKC (full-width → half-width), case-folded, no spaces."""
-    return "".join(unicodedata.normalize("NFKC", text or "").casefold().split())
 
 
 def search_text(name: str | None, company_name: str | None) -> str:
