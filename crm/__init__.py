@@ -23,6 +23,7 @@ def create_app(config: dict | None = None) -> Flask:
     i18n.init_app(app)
 
     from crm.auth import bp as auth_bp
+    from crm.companies import bp as companies_bp
     from crm.main import bp as main_bp
     from crm.projects import bp as projects_bp
     from crm.reference import bp as reference_bp
@@ -30,6 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(projects_bp, url_prefix="/projects")
+    app.register_blueprint(companies_bp, url_prefix="/companies")
     app.register_blueprint(reference_bp, url_prefix="/admin")
 
     from crm import cli

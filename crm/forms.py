@@ -66,7 +66,7 @@ def is_stale(form: StrictForm, record) -> bool:
     an older version of ``record`` than the one stored (checked before validation, so
     the user hears about the real cause rather than a choice that no longer applies)."""
     submitted = form.version.data if form.is_submitted() else None
-    if submitted and submitted != str(record.version):
+    if submitted and str(submitted) != str(record.version):
         _report_conflict(form)
         return True
     return False

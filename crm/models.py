@@ -103,13 +103,54 @@ class User(UserMixin, db.Model):
         return self.display_name
 
 
+COMPANY_NATURES = ("central_soe", "local_soe", "private", "foreign", "hmt", "joint")
+COMPANY_NATURE_LABELS = {
+    "central_soe": N_("央企"), "local_soe": N_("国企"), "private": N_("民企"),
+    "foreign": N_("外资"), "hmt": N_("港澳台资"), "joint": N_("合资"),
+}
+
+
 class Company(db.Model):
-    """An investor (投资方 / 客商). ``name_key`` is the normalised name, unique."""
+    """An investor (投资方 / 客商). ``name_key`` is the normalised name, unique; the
+    unified social credit code (统一社会信用代码) is unique when present."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     name_key: Mapped[str] = mapped_column(String(200), unique=True)
+    credit_code: Mapped[str | None] = mapped_column(String(18), unique=True)
+    nature: Mapped[str] = mapped_column(String(12), default="")
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"), index=True)
+    hq_city: Mapped[str] = mapped_column(String(50), default="")
+    industry_id: Mapped[int | None] = mapped_column(ForeignKey("industry.id"), index=True)
+    website: Mapped[str] = mapped_column(String(200), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    region: Mapped[Region | None] = relationship()
+    industry: Mapped[Industry | None] = relationship()
+    contacts: Mapped[list[Contact]] = relationship(
+        back_populates="company", order_by="Contact.id", cascade="all, delete-orphan")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def __str__(self):
+        return self.name
+
+
+class Contact(db.Model):
+    """A person at an investor company."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"),
+                                            index=True)
+    name: Mapped[str] = mapped_column(String(50))
+    title: Mapped[str] = mapped_column(String(50), default="")
+    phone: Mapped[str] = mapped_column(String(50), default="")
+    email: Mapped[str] = mapped_column(String(120), default="")
+
+    company: Mapped[Company] = relationship(back_populates="contacts")
 
     def __str__(self):
         return self.name

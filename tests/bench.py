@@ -76,7 +76,7 @@ def _weighted(rng: random.Random, mix: dict) -> str:
 
 def _companies(rng: random.Random) -> tuple[list[dict], list[str]]:
     """Unique company rows and each company's short name (its core)."""
-    from crm.companies.services import normalize_name
+    from crm.text import normalize as normalize_name
     cores = {SEARCH_WORD}
     while len(cores) < 300:
         cores.add(rng.choice(SYLLABLES) + rng.choice(SYLLABLES))

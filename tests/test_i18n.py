@@ -284,13 +284,15 @@ def test_rule_errors_in_english(as_role, factory):
     "/projects/new", "/projects/{id}/edit", "/projects/{id}/advance",
     "/projects/{id}/status", "/projects/{id}/correct", "/users/", "/users/new", "/admin/units/",
     "/admin/regions/", "/admin/regions/new", "/admin/industries/", "/admin/settings",
+    "/companies/", "/companies/new", "/companies/{company_id}",
+    "/companies/{company_id}/edit", "/companies/{company_id}/contacts/new",
     "/no-such-page",
 ])
 def test_admin_pages_have_no_untranslated_chinese(as_role, factory, path):
     project = factory.project(name="恒源光伏组件")
     factory.project(name="已签约项目")
     admin = english(as_role("admin"))
-    response = admin.get(path.format(id=project.id))
+    response = admin.get(path.format(id=project.id, company_id=project.company_id))
     assert response.status_code in (200, 404)
     html = response.get_data(as_text=True)
     assert '<html lang="en">' in html

@@ -71,3 +71,23 @@ def test_search_index_migration_fills_existing_projects(app):
     # The migration's frozen copy agrees with the application's code.
     assert stored == search_text("SK 27GWh 动力电池", "ＳＫ On")
     assert tokens == bigrams(stored)
+
+
+def test_downgrade_and_upgrade_keep_existing_data(app):
+    # Batch migrations recreate tables on SQLite: with projects pointing at companies,
+    # foreign keys must survive (env.py switches them off for the copy, then checks).
+    from crm.demo import load_demo
+    from crm.models import Company, Project
+    load_demo()
+    db.session.commit()
+    before = (db.session.scalar(select(db.func.count()).select_from(Project)),
+              db.session.scalar(select(db.func.count()).select_from(Company)))
+    db.session.remove()
+    downgrade(revision="0003")
+    upgrade()
+    after = (db.session.scalar(select(db.func.count()).select_from(Project)),
+             db.session.scalar(select(db.func.count()).select_from(Company)))
+    assert after == before
+    linked = db.session.scalar(select(db.func.count()).select_from(Project).where(
+        Project.company_id.is_not(None)))
+    assert linked == before[0]

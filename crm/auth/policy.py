@@ -14,6 +14,7 @@ READ = "read"                      # any project, list, detail
 CREATE_PROJECT = "create_project"
 EDIT_PROJECT = "edit_project"      # edit fields, advance stage, hold/drop/resume
 CORRECT_STAGE = "correct_stage"    # move a project back (a correction)
+EDIT_COMPANY = "edit_company"      # investors and their contacts: shared by all units
 MANAGE_USERS = "manage_users"
 MANAGE_REFERENCE = "manage_reference"  # units, regions, industries, settings
 
@@ -28,7 +29,7 @@ def can(user, action: str, obj=None) -> bool:
         return True
     if user.role != OFFICER or user.unit_id is None:
         return False
-    if action == CREATE_PROJECT:
+    if action in (CREATE_PROJECT, EDIT_COMPANY):
         return True
     if action == EDIT_PROJECT:
         return obj is None or obj.unit_id == user.unit_id

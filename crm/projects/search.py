@@ -4,9 +4,9 @@ project with LIKE '%词%'. Plain tables and SQL, the same on SQLite and PostgreS
 """
 from sqlalchemy import delete, func, insert, or_, select
 
-from crm.companies.services import normalize_name as normalize
 from crm.extensions import db
 from crm.models import Project, ProjectToken
+from crm.text import contains_pattern, normalize
 
 # Separates the fields in Project.search_text so a match never spans two fields.
 FIELD_SEPARATOR = "\x1f"
@@ -32,10 +32,6 @@ def sync_tokens(project_id: int, text: str) -> None:
             {"token": g, "project_id": project_id} for g in sorted(grams)])
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def match_condition(query: str):
     """SQL condition: the project's name or investor contains ``query`` (ignoring case,
     width and spaces), or its code starts with it; None for a blank query.
@@ -46,7 +42,7 @@ def match_condition(query: str):
     key = normalize(query)
     if not key:
         return None
-    contains = Project.search_text.like(f"%{_escape_like(key)}%", escape="\\")
+    contains = Project.search_text.like(contains_pattern(key), escape="\\")
     grams = bigrams(key)
     if grams:
         candidates = (select(ProjectToken.project_id)

@@ -18,10 +18,11 @@ from crm.clock import today as local_today
 from crm.companies.services import get_or_create_company
 from crm.errors import Conflict, RulesBroken
 from crm.extensions import db
+from crm.history import record_change, record_diff
 from crm.i18n import amount_text, format_number
 from crm.lifecycle import N_, PartialDate, RuleError
 from crm.projects import search
-from crm.models import (ADMIN, CNY, CURRENCIES, OFFICER, Change, Industry, Project, Region,
+from crm.models import (ADMIN, CNY, CURRENCIES, OFFICER, Industry, Project, Region,
                         StageChange, Unit, User)
 
 # Fields shown in the change history, with their labels.
@@ -99,9 +100,7 @@ def gate_values(project: Project) -> dict[str, object]:
 
 
 def _record(project: Project, user: User | None, field_name: str, old: str, new: str):
-    db.session.add(Change(entity="project", entity_id=project.id, project_id=project.id,
-                          field=field_name, old_value=old, new_value=new,
-                          user_id=user.id if user else None))
+    record_change("project", project.id, field_name, old, new, user, project.id)
 
 
 def _check_version(project: Project, expected: int | None) -> None:
@@ -207,9 +206,7 @@ def update_project(project: Project, data: ProjectData, user: User | None,
     if project.search_text != indexed:
         search.sync_tokens(project.id, project.search_text)
     after = snapshot(project)
-    changed = [k for k in after if after[k] != before[k]]
-    for k in changed:
-        _record(project, user, k, before[k], after[k])
+    changed = record_diff("project", project.id, before, after, user, project.id)
     db.session.flush()
     return changed
 

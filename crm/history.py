@@ -1,0 +1,31 @@
+"""The change history: one row per changed field of any record (field, old → new, who,
+when). Services write it in the same transaction as the change; nothing edits it."""
+from sqlalchemy import Select, select
+from sqlalchemy.orm import joinedload
+
+from crm.extensions import db
+from crm.models import Change, User
+
+
+def record_change(entity: str, entity_id: int, field: str, old: str, new: str,
+                  user: User | None, project_id: int | None = None) -> None:
+    """Add one history row (flushed with the change it describes)."""
+    db.session.add(Change(entity=entity, entity_id=entity_id, project_id=project_id,
+                          field=field, old_value=old, new_value=new,
+                          user_id=user.id if user else None))
+
+
+def record_diff(entity: str, entity_id: int, before: dict[str, str], after: dict[str, str],
+                user: User | None, project_id: int | None = None) -> list[str]:
+    """Record every field whose display text differs; return the changed field names."""
+    changed = [k for k in after if after[k] != before.get(k, "")]
+    for k in changed:
+        record_change(entity, entity_id, k, before.get(k, ""), after[k], user, project_id)
+    return changed
+
+
+def entity_history_stmt(entity: str, entity_id: int, limit: int = 200) -> Select:
+    """A record's history, newest first."""
+    return (select(Change).where(Change.entity == entity, Change.entity_id == entity_id)
+            .options(joinedload(Change.user))
+            .order_by(Change.changed_at.desc(), Change.id.desc()).limit(limit))
