@@ -125,7 +125,10 @@ def test_rename_reindexes_the_company_projects(as_role, factory):
     response = client.post(f"/companies/{company.id}/edit", data=company_form(
         factory, name="恒润电子", version=str(company.version)))
     assert response.status_code == 302, errors_of(response)
-    ids = lambda q: re.findall(r'href="/projects/(\d+)"', text(client.get(f"/projects/?q={q}")))
+
+    def ids(q):
+        return re.findall(r'href="/projects/(\d+)"', text(client.get(f"/projects/?q={q}")))
+
     assert ids("恒润") == [str(project.id)]
     assert ids("鑫达") == []
     change = db.session.scalars(select(Change).where(Change.field == "name")).one()

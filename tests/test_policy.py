@@ -99,7 +99,8 @@ def world(app, users, factory):
     from crm.companies.services import save_contact
     contact = save_contact(project.company, None, "金经理", "总监", "13800000000", "", None)
     db.session.commit()
-    return {"company_id": project.company_id, "contact_id": contact.id,"project_id": project.id, "user_id": users["officer"].id, "kind": "units",
+    return {"company_id": project.company_id, "contact_id": contact.id,
+            "project_id": project.id, "user_id": users["officer"].id, "kind": "units",
             "item_id": unit.id, "code": "en", "filename": "css/app.css"}
 
 
