@@ -27,11 +27,13 @@ def create_app(config: dict | None = None) -> Flask:
     from crm.main import bp as main_bp
     from crm.projects import bp as projects_bp
     from crm.reference import bp as reference_bp
+    from crm.visits import bp as visits_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(projects_bp, url_prefix="/projects")
     app.register_blueprint(companies_bp, url_prefix="/companies")
+    app.register_blueprint(visits_bp, url_prefix="/visits")
     app.register_blueprint(reference_bp, url_prefix="/admin")
 
     from crm import cli

@@ -54,9 +54,10 @@ def init_app(app) -> None:
     app.jinja_env.filters["rule_message"] = rule_message
     app.jinja_env.filters["default_dash"] = lambda text: text if text.strip() else "—"
     from crm.lifecycle import STAGE_LABELS, STATUS_LABELS
-    from crm.models import COMPANY_NATURE_LABELS, ROLE_LABELS
+    from crm.models import COMPANY_NATURE_LABELS, ROLE_LABELS, VISIT_KIND_LABELS
     app.jinja_env.globals.update(stage_labels=STAGE_LABELS, status_labels=STATUS_LABELS,
                                  role_labels=ROLE_LABELS, nature_labels=COMPANY_NATURE_LABELS,
+                                 visit_kind_labels=VISIT_KIND_LABELS,
                                  get_locale=get_locale)
 
 

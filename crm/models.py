@@ -256,6 +256,70 @@ class ProjectToken(db.Model):
     __table_args__ = {"sqlite_with_rowid": False}
 
 
+VISIT_KINDS = ("visit", "reception", "phone", "video", "expo", "other")
+VISIT_KIND_LABELS = {
+    "visit": N_("上门拜访"), "reception": N_("来访接待"), "phone": N_("电话"),
+    "video": N_("视频"), "expo": N_("展会推介"), "other": N_("其他"),
+}
+
+visit_project = Table(
+    "visit_project", db.metadata,
+    Column("visit_id", ForeignKey("visit.id", ondelete="CASCADE"), primary_key=True),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_visit_project_project_id", "project_id", "visit_id"),
+)
+visit_participant = Table(
+    "visit_participant", db.metadata,
+    Column("visit_id", ForeignKey("visit.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("user.id"), primary_key=True),
+)
+
+
+class Visit(db.Model):
+    """A visit, call or reception of an investor (走访记录), with its follow-up and,
+    for a trip outside the zone (外出招商), the trip's destination and dates."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visited_on: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(10))
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
+    city: Mapped[str] = mapped_column(String(50), default="")
+    led_by_leader: Mapped[bool] = mapped_column(Boolean, default=False)
+    leader_name: Mapped[str] = mapped_column(String(50), default="")
+    people_met: Mapped[str] = mapped_column(String(500), default="")
+    purpose: Mapped[str] = mapped_column(Text, default="")
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    next_steps: Mapped[str] = mapped_column(Text, default="")
+    follow_up_on: Mapped[date | None] = mapped_column(Date)
+    follow_up_done_on: Mapped[date | None] = mapped_column(Date)
+    trip_destination: Mapped[str] = mapped_column(String(100), default="")
+    trip_start: Mapped[date | None] = mapped_column(Date)
+    trip_end: Mapped[date | None] = mapped_column(Date)
+    # A client-generated key: a double submit of one form stores one visit.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    company: Mapped[Company] = relationship()
+    unit: Mapped[Unit | None] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    projects: Mapped[list[Project]] = relationship(secondary=visit_project,
+                                                   order_by=Project.id)
+    participants: Mapped[list[User]] = relationship(secondary=visit_participant,
+                                                    order_by=User.id)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index("ix_visit_visited_on", "visited_on", "id"),
+        Index("ix_visit_unit_id_visited_on", "unit_id", "visited_on"),
+        Index("ix_visit_company_id_visited_on", "company_id", "visited_on"),
+        Index("ix_visit_follow_up", "follow_up_on", "follow_up_done_on"),
+    )
+
+
 class StageChange(db.Model):
     """One stage move of a project: who, when, from, to, milestone date and note."""
 

@@ -286,6 +286,7 @@ def test_rule_errors_in_english(as_role, factory):
     "/admin/regions/", "/admin/regions/new", "/admin/industries/", "/admin/settings",
     "/companies/", "/companies/new", "/companies/{company_id}",
     "/companies/{company_id}/edit", "/companies/{company_id}/contacts/new",
+    "/visits/", "/visits/new", "/",
     "/no-such-page",
 ])
 def test_admin_pages_have_no_untranslated_chinese(as_role, factory, path):

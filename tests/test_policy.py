@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import event, func, select
 
 from crm.extensions import db
-from crm.models import Change, Company, Contact, Project, StageChange, Unit, User
+from crm.models import (Change, Company, Contact, Project, StageChange, Unit, User,
+                        Visit)
 from tests.conftest import login
 
 ROLES = ("anon", "officer", "other", "leader", "admin")
@@ -25,7 +26,7 @@ def row(anon, officer, other, leader, admin):
 # written.
 POLICY = {
     ("static", "GET"): row(200, 200, 200, 200, 200),
-    ("main.index", "GET"): row(LOGIN, 302, 302, 302, 302),
+    ("main.index", "GET"): row(LOGIN, 200, 200, 200, 200),
     ("main.lang", "GET"): row(302, 302, 302, 302, 302),
     ("main.healthz", "GET"): row(200, 200, 200, 200, 200),
     ("auth.login", "GET"): row(200, 200, 200, 200, 200),
@@ -67,9 +68,19 @@ POLICY = {
     ("companies.contact_edit", "GET"): row(LOGIN, 200, 200, 403, 200),
     ("companies.contact_edit", "POST"): row(LOGIN, 400, 400, 403, 400),
     ("companies.contact_delete", "POST"): row(LOGIN, 302, 302, 403, 302),
+    ("companies.lookup", "GET"): row(LOGIN, 200, 200, 200, 200),
+    # Everyone reads every visit (two units must not court a company unknowingly);
+    # officers log visits for any company and edit only their own unit's.
+    ("visits.index", "GET"): row(LOGIN, 200, 200, 200, 200),
+    ("visits.detail", "GET"): row(LOGIN, 200, 200, 200, 200),
+    ("visits.create", "GET"): row(LOGIN, 200, 200, 403, 200),
+    ("visits.create", "POST"): row(LOGIN, 400, 400, 403, 400),
+    ("visits.edit", "GET"): row(LOGIN, 200, 403, 403, 200),
+    ("visits.edit", "POST"): row(LOGIN, 400, 403, 403, 400),
+    ("visits.follow_up_done", "POST"): row(LOGIN, 302, 403, 403, 302),
 }
 # Routes whose bare POST is the whole action (no form to fill): allowed roles change data.
-ACTIONS = {("companies.contact_delete", "POST")}
+ACTIONS = {("companies.contact_delete", "POST"), ("visits.follow_up_done", "POST")}
 
 
 def _routes(app):
@@ -98,8 +109,14 @@ def world(app, users, factory):
     unit = db.session.scalar(select(Unit).limit(1))
     from crm.companies.services import save_contact
     contact = save_contact(project.company, None, "金经理", "总监", "13800000000", "", None)
+    from datetime import date
+
+    from crm.visits.services import VisitData, log_visit
+    visit = log_visit(VisitData(visited_on=date(2024, 5, 6), kind="visit",
+                                company_name=project.company.name,
+                                follow_up_on=date(2024, 6, 1)), users["officer"])
     db.session.commit()
-    return {"company_id": project.company_id, "contact_id": contact.id,
+    return {"company_id": project.company_id, "contact_id": contact.id, "visit_id": visit.id,
             "project_id": project.id, "user_id": users["officer"].id, "kind": "units",
             "item_id": unit.id, "code": "en", "filename": "css/app.css"}
 
@@ -113,7 +130,8 @@ def _url(app, rule, world):
 def _snapshot():
     """Row counts and the project's version: what a refused request must leave alone."""
     counts = tuple(db.session.scalar(select(func.count()).select_from(m))
-                   for m in (Project, User, Unit, StageChange, Change, Company, Contact))
+                   for m in (Project, User, Unit, StageChange, Change, Company, Contact,
+                             Visit))
     versions = tuple(db.session.scalars(select(Project.version).order_by(Project.id)))
     db.session.rollback()
     return counts, versions

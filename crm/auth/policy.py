@@ -14,6 +14,8 @@ READ = "read"                      # any project, list, detail
 CREATE_PROJECT = "create_project"
 EDIT_PROJECT = "edit_project"      # edit fields, advance stage, hold/drop/resume
 CORRECT_STAGE = "correct_stage"    # move a project back (a correction)
+LOG_VISIT = "log_visit"            # any company, for the user's own unit
+EDIT_VISIT = "edit_visit"          # a visit of the user's unit; complete its follow-up
 EDIT_COMPANY = "edit_company"      # investors and their contacts: shared by all units
 MANAGE_USERS = "manage_users"
 MANAGE_REFERENCE = "manage_reference"  # units, regions, industries, settings
@@ -29,9 +31,9 @@ def can(user, action: str, obj=None) -> bool:
         return True
     if user.role != OFFICER or user.unit_id is None:
         return False
-    if action in (CREATE_PROJECT, EDIT_COMPANY):
+    if action in (CREATE_PROJECT, EDIT_COMPANY, LOG_VISIT):
         return True
-    if action == EDIT_PROJECT:
+    if action in (EDIT_PROJECT, EDIT_VISIT):
         return obj is None or obj.unit_id == user.unit_id
     return False
 

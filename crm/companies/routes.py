@@ -142,3 +142,12 @@ def contact_delete(contact_id: int):
     db.session.commit()
     flash(_("联系人已删除"), "success")
     return redirect(url_for("companies.detail", company_id=company_id))
+
+
+@bp.route("/lookup")
+@login_required
+def lookup():
+    """Names of companies matching what is typed (for the visit form's suggestions)."""
+    q = (request.args.get("q") or "")[:100]
+    return {"companies": [c.name for c in db.session.scalars(
+        company_list_stmt(q).limit(10))] if q.strip() else []}

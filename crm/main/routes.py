@@ -1,20 +1,27 @@
 """Routes that belong to no domain: home, language, health; the error handlers."""
 from flask import current_app, make_response, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
-from flask_login import login_required
+from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 
+from crm.auth import policy
+from crm.clock import today
 from crm.extensions import db
 from crm.i18n import LANG_COOKIE
 from crm.main import bp
+from crm.visits.queries import follow_ups_stmt
 
 
 @bp.route("/")
 @login_required
 def index():
-    """Home page: the project ledger until the officer's home page exists."""
-    return redirect(url_for("projects.index"))
+    """Home page: one tap to log a visit, and the user's follow-ups due and overdue."""
+    day = today()
+    return render_template(
+        "main/index.html", today=day,
+        follow_ups=db.session.scalars(follow_ups_stmt(current_user, day)).all(),
+        can_log=policy.can(current_user, policy.LOG_VISIT))
 
 
 @bp.route("/lang/<code>")

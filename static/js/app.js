@@ -32,3 +32,23 @@ document.querySelectorAll("form.advance-form").forEach(function (form) {
     if (event.target.name === "stage") { showMilestones(form); }
   });
 });
+// Visit form: suggest existing companies as the name is typed (a new name creates one).
+document.querySelectorAll("input[list=company-options]").forEach(function (input) {
+  var list = document.getElementById("company-options");
+  var timer = null;
+  input.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(function () {
+      if (!input.value.trim()) { return; }
+      fetch("/companies/lookup?q=" + encodeURIComponent(input.value), {credentials: "same-origin"})
+        .then(function (r) { return r.ok ? r.json() : {companies: []}; })
+        .then(function (data) {
+          list.replaceChildren.apply(list, data.companies.map(function (name) {
+            var option = document.createElement("option");
+            option.value = name;
+            return option;
+          }));
+        });
+    }, 200);
+  });
+});

@@ -1,0 +1,78 @@
+"""Queries for visits: the filtered list, timelines, and each user's follow-ups."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import Select, exists, or_, select
+from sqlalchemy.orm import selectinload
+
+from crm.models import User, Visit, visit_participant, visit_project
+
+FOLLOW_UP_HORIZON_DAYS = 7   # the home page shows follow-ups due within a week
+
+
+@dataclass
+class VisitFilters:
+    """What the visit list is narrowed to; None means no filter."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    officer_id: int | None = None     # who logged it or took part
+    unit_id: int | None = None
+    company_id: int | None = None
+    project_id: int | None = None
+    city: str = ""
+    kind: str = ""
+    led_by_leader: bool = False
+
+
+def _involves(user_id: int):
+    return or_(Visit.created_by_id == user_id, exists().where(
+        visit_participant.c.visit_id == Visit.id, visit_participant.c.user_id == user_id))
+
+
+def visit_list_stmt(filters: VisitFilters) -> Select:
+    """Visits matching ``filters``, newest first, with what a list row shows."""
+    stmt = (select(Visit)
+            .options(selectinload(Visit.company), selectinload(Visit.unit),
+                     selectinload(Visit.created_by), selectinload(Visit.projects))
+            .order_by(Visit.visited_on.desc(), Visit.id.desc()))
+    if filters.date_from:
+        stmt = stmt.where(Visit.visited_on >= filters.date_from)
+    if filters.date_to:
+        stmt = stmt.where(Visit.visited_on <= filters.date_to)
+    if filters.officer_id:
+        stmt = stmt.where(_involves(filters.officer_id))
+    if filters.unit_id:
+        stmt = stmt.where(Visit.unit_id == filters.unit_id)
+    if filters.company_id:
+        stmt = stmt.where(Visit.company_id == filters.company_id)
+    if filters.project_id:
+        stmt = stmt.where(exists().where(visit_project.c.visit_id == Visit.id,
+                                         visit_project.c.project_id == filters.project_id))
+    if filters.city.strip():
+        stmt = stmt.where(Visit.city == filters.city.strip())
+    if filters.kind:
+        stmt = stmt.where(Visit.kind == filters.kind)
+    if filters.led_by_leader:
+        stmt = stmt.where(Visit.led_by_leader.is_(True))
+    return stmt
+
+
+def visit_detail_stmt(visit_id: int) -> Select:
+    """One visit with everything its page shows."""
+    return (select(Visit).where(Visit.id == visit_id)
+            .options(selectinload(Visit.company), selectinload(Visit.unit),
+                     selectinload(Visit.created_by), selectinload(Visit.projects),
+                     selectinload(Visit.participants)))
+
+
+def follow_ups_stmt(user: User, today: date) -> Select:
+    """The user's open follow-ups due within a week or overdue, soonest first."""
+    return (select(Visit)
+            .where(Visit.follow_up_on.is_not(None), Visit.follow_up_done_on.is_(None),
+                   Visit.follow_up_on <= today + timedelta(days=FOLLOW_UP_HORIZON_DAYS),
+                   _involves(user.id))
+            .options(selectinload(Visit.company))
+            .order_by(Visit.follow_up_on, Visit.id))
