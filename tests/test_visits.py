@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from crm.clock import today
 from crm.extensions import db
-from crm.models import Change, Company, Visit
+from crm.models import Change, Company, Project, Visit
 from crm.visits.services import VisitData, log_visit
 
 
@@ -220,3 +220,30 @@ def test_company_lookup_suggests_names(as_role, factory):
     client = as_role("officer")
     assert client.get("/companies/lookup?q=宁德").get_json() == {"companies": ["宁德时代新能源"]}
     assert client.get("/companies/lookup?q=").get_json() == {"companies": []}
+
+
+def test_lead_from_a_visit(as_role, factory, users):
+    visit = log_visit(VisitData(visited_on=today(), kind="reception",
+                                company_name="希尔顿集团", outcome="有意在区内投资酒店"),
+                      users["officer"])
+    db.session.commit()
+    client = as_role("officer")
+    assert "转为在谈项目" in text(client.get(f"/visits/{visit.id}"))
+    page = text(client.get(f"/projects/new?visit_id={visit.id}"))
+    assert 'value="希尔顿集团"' in page and "有意在区内投资酒店" in page
+    response = client.post("/projects/new", data={
+        "name": "希尔顿酒店", "company_name": "希尔顿集团", "from_visit": str(visit.id),
+        "investment_unit": "亿元", "unit_id": str(factory.unit("光伏产业园").id),
+        "industry_id": "0", "officer_id": "0", "version": ""})
+    assert response.status_code == 302
+    project = db.session.scalar(select(Project).where(Project.name == "希尔顿酒店"))
+    assert project.stage == "lead" and project.company_id == visit.company_id
+    assert [p.id for p in db.session.get(Visit, visit.id).projects] == [project.id]
+    # The visit shows on the project's and the company's timelines.
+    for url in (f"/projects/{project.id}", f"/companies/{visit.company_id}"):
+        timeline = re.search(r'id="visit-timeline">(.*?)</ul>', text(client.get(url)), re.S)
+        assert f'href="/visits/{visit.id}"' in timeline.group(1)
+    response = client.post("/projects/new", data={
+        "name": "另一个", "from_visit": "99999", "investment_unit": "亿元",
+        "unit_id": str(factory.unit("光伏产业园").id), "industry_id": "0", "officer_id": "0"})
+    assert response.status_code == 400 and "来源走访" in text(response)

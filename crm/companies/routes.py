@@ -15,6 +15,7 @@ from crm.forms import commit_or_report, is_stale
 from crm.history import entity_history_stmt
 from crm.models import Company, Contact
 from crm.reference.queries import industries_stmt, region_choices
+from crm.visits.queries import VisitFilters, visit_list_stmt
 
 
 def _get_company(company_id: int) -> Company:
@@ -65,7 +66,10 @@ def detail(company_id: int):
         "companies/detail.html", company=company,
         projects=db.session.scalars(company_projects_stmt(company.id)).all(),
         changes=db.session.scalars(entity_history_stmt("company", company.id)).all(),
-        field_labels=FIELD_LABELS, can_edit=policy.can(current_user, policy.EDIT_COMPANY))
+        visits=db.session.scalars(
+            visit_list_stmt(VisitFilters(company_id=company.id)).limit(20)).all(),
+        field_labels=FIELD_LABELS, can_edit=policy.can(current_user, policy.EDIT_COMPANY),
+        can_log=policy.can(current_user, policy.LOG_VISIT))
 
 
 @bp.route("/new", methods=["GET", "POST"])

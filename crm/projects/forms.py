@@ -3,7 +3,8 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, DecimalField, HiddenField, IntegerField,
                      SelectField, SelectMultipleField, StringField, TextAreaField)
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (DataRequired, Length, NumberRange, Optional, Regexp,
+                                ValidationError)
 
 from crm import lifecycle
 from crm.forms import StrictForm
@@ -57,6 +58,8 @@ class ProjectForm(SigningFieldsForm):
     officer_id = SelectField(_l("招商责任人"), coerce=int)
     notes = TextAreaField(_l("备注"), validators=[Optional(), Length(max=2000)])
     version = HiddenField()
+    # The visit a lead comes from (转为在谈项目): the new project is linked to it.
+    from_visit = HiddenField(validators=[Optional(), Regexp(r"^\d*$")])
 
     def validate_version(self, field):
         if field.data and not field.data.isdigit():

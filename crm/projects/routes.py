@@ -11,7 +11,7 @@ from crm import lifecycle
 from crm.auth import policy
 from crm.extensions import db
 from crm.forms import commit_or_report, is_stale
-from crm.models import OFFICER, Project, User
+from crm.models import OFFICER, Project, User, Visit
 from crm.projects import bp
 from crm.projects.forms import (CAPACITY_UNITS, INVESTMENT_UNITS, AdvanceForm, CorrectForm,
                                 ProjectFilterForm, ProjectForm, SigningFieldsForm,
@@ -23,6 +23,7 @@ from crm.projects.services import (FIELD_LABELS, ProjectData, advance_stage, cor
                                    create_project, project_data, set_status,
                                    update_project)
 from crm.reference.queries import industries_stmt, region_choices, units_stmt
+from crm.visits.queries import VisitFilters, visit_list_stmt
 
 
 def _users():
@@ -132,7 +133,9 @@ def detail(project_id: int):
         "projects/detail.html", project=project, timeline=milestone_timeline(project),
         stages=db.session.scalars(stage_history_stmt(project.id)).all(),
         changes=db.session.scalars(change_history_stmt(project.id)).all(),
-        field_labels=FIELD_LABELS,
+        visits=db.session.scalars(
+            visit_list_stmt(VisitFilters(project_id=project.id)).limit(20)).all(),
+        field_labels=FIELD_LABELS, can_log=policy.can(current_user, policy.LOG_VISIT),
         can_edit=policy.can(current_user, policy.EDIT_PROJECT, project),
         can_correct=policy.can(current_user, policy.CORRECT_STAGE, project))
 
@@ -140,15 +143,24 @@ def detail(project_id: int):
 @bp.route("/new", methods=["GET", "POST"])
 @policy.require(policy.CREATE_PROJECT)
 def create():
-    """Create a lead project."""
+    """Create a lead project; ?visit_id=… prefills it from a visit (转为在谈项目)."""
     form = ProjectForm()
     _fill_choices(form, current_user)
-    if not form.is_submitted() and current_user.unit_id:
-        form.unit_id.data = current_user.unit_id
-        form.officer_id.data = current_user.id
+    if not form.is_submitted():
+        if current_user.unit_id:
+            form.unit_id.data = current_user.unit_id
+            form.officer_id.data = current_user.id
+        visit = db.session.get(Visit, request.args.get("visit_id", type=int) or 0)
+        if visit is not None:
+            form.from_visit.data = str(visit.id)
+            form.company_name.data = visit.company.name
+            form.notes.data = _("来源：%(date)s 走访。%(outcome)s", date=visit.visited_on,
+                                outcome=visit.outcome)
     created = []
     if form.validate_on_submit() and commit_or_report(
-            form, lambda: created.append(create_project(_form_data(form), current_user))):
+            form, lambda: created.append(create_project(
+                _form_data(form), current_user,
+                from_visit=int(form.from_visit.data) if form.from_visit.data else None))):
         flash(_("项目已创建：%(code)s", code=created[0].code), "success")
         return redirect(url_for("projects.detail", project_id=created[0].id))
     return render_template("projects/edit.html", form=form, project=None,

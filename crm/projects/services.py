@@ -23,7 +23,7 @@ from crm.i18n import amount_text, format_number
 from crm.lifecycle import N_, PartialDate, RuleError
 from crm.projects import search
 from crm.models import (ADMIN, CNY, CURRENCIES, OFFICER, Industry, Project, Region,
-                        StageChange, Unit, User)
+                        StageChange, Unit, User, Visit)
 
 # Fields shown in the change history, with their labels.
 FIELD_LABELS = {
@@ -171,8 +171,15 @@ def next_project_code(year: int) -> str:
     return f"{prefix}{number:04d}"
 
 
-def create_project(data: ProjectData, user: User | None) -> Project:
-    """Create a lead project from ``data``; it starts at 在谈."""
+def create_project(data: ProjectData, user: User | None,
+                   from_visit: int | None = None) -> Project:
+    """Create a lead project from ``data``; it starts at 在谈. ``from_visit`` names the
+    visit it came from, which is then linked to the project."""
+    visit = None
+    if from_visit is not None:
+        visit = db.session.get(Visit, from_visit)
+        if visit is None:
+            raise RulesBroken([RuleError("from_visit", N_("来源走访：不存在"))])
     project = Project(stage=lifecycle.LEAD, status=lifecycle.ACTIVE,
                       created_by_id=user.id if user else None)
     with db.session.no_autoflush:
@@ -192,6 +199,11 @@ def create_project(data: ProjectData, user: User | None) -> Project:
         break
     search.sync_tokens(project.id, project.search_text)
     _record(project, user, "created", "", project.code)
+    if visit is not None:
+        before = "、".join(p.name for p in visit.projects)
+        visit.projects.append(project)
+        record_change("visit", visit.id, "projects", before,
+                      "、".join(p.name for p in visit.projects), user)
     db.session.flush()
     return project
 

@@ -88,7 +88,8 @@ def detail(visit_id: int):
     return render_template(
         "visits/detail.html", visit=visit, field_labels=FIELD_LABELS,
         changes=db.session.scalars(entity_history_stmt("visit", visit.id)).all(),
-        can_edit=policy.can(current_user, policy.EDIT_VISIT, visit), today=today())
+        can_edit=policy.can(current_user, policy.EDIT_VISIT, visit), today=today(),
+        can_create_project=policy.can(current_user, policy.CREATE_PROJECT))
 
 
 @bp.route("/new", methods=["GET", "POST"])
