@@ -45,5 +45,6 @@ bench: $(DEV_STAMP) $(MO)
 
 # Re-extract translatable strings after changing UI text, then translate en.
 extract-messages: $(RUN_STAMP)
-	$(BIN)/pybabel -q extract -F crm/translations/babel.cfg -k _l -k N_ -o crm/translations/messages.pot .
+	$(BIN)/pybabel -q extract --ignore-dirs ".* __pycache__" -F crm/translations/babel.cfg \
+		-k _l -k N_ -o crm/translations/messages.pot .
 	$(BIN)/pybabel -q update -i crm/translations/messages.pot -d crm/translations

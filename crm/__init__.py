@@ -24,6 +24,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from crm.auth import bp as auth_bp
     from crm.companies import bp as companies_bp
+    from crm.coordination import bp as coordination_bp
     from crm.main import bp as main_bp
     from crm.projects import bp as projects_bp
     from crm.reference import bp as reference_bp
@@ -34,6 +35,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(projects_bp, url_prefix="/projects")
     app.register_blueprint(companies_bp, url_prefix="/companies")
     app.register_blueprint(visits_bp, url_prefix="/visits")
+    app.register_blueprint(coordination_bp, url_prefix="/coordination")
     app.register_blueprint(reference_bp, url_prefix="/admin")
 
     from crm import cli

@@ -320,6 +320,52 @@ class Visit(db.Model):
     )
 
 
+class CoordinationIssue(db.Model):
+    """A blocker that needs another department (需协调事项), tracked until closed (销号)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"),
+                                            index=True)
+    description: Mapped[str] = mapped_column(Text)
+    raised_on: Mapped[date] = mapped_column(Date)
+    acting_unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)
+    due_on: Mapped[date | None] = mapped_column(Date)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    resolution: Mapped[str] = mapped_column(Text, default="")
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    project: Mapped[Project] = relationship()
+    acting_unit: Mapped[Unit | None] = relationship()
+    closed_by: Mapped[User | None] = relationship(foreign_keys=[closed_by_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+
+    __table_args__ = (Index("ix_coordination_issue_open", "closed_on", "raised_on"),)
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_on is None
+
+
+class Instruction(db.Model):
+    """A leader's instruction on a project (领导批示), shown to the project's officer and
+    unit until they acknowledge it."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"),
+                                            index=True)
+    leader_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    project: Mapped[Project] = relationship()
+    leader: Mapped[User | None] = relationship(foreign_keys=[leader_id])
+    acknowledged_by: Mapped[User | None] = relationship(foreign_keys=[acknowledged_by_id])
+
+
 class StageChange(db.Model):
     """One stage move of a project: who, when, from, to, milestone date and note."""
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import event, func, select
 
 from crm.extensions import db
-from crm.models import (Change, Company, Contact, Project, StageChange, Unit, User,
-                        Visit)
+from crm.models import (Change, Company, Contact, CoordinationIssue, Instruction, Project,
+                        StageChange, Unit, User, Visit)
 from tests.conftest import login
 
 ROLES = ("anon", "officer", "other", "leader", "admin")
@@ -78,9 +78,19 @@ POLICY = {
     ("visits.edit", "GET"): row(LOGIN, 200, 403, 403, 200),
     ("visits.edit", "POST"): row(LOGIN, 400, 403, 403, 400),
     ("visits.follow_up_done", "POST"): row(LOGIN, 302, 403, 403, 302),
+    # The world's issue is on the officer's project and must be acted on by "other"'s
+    # unit: both may close it. Leaders write instructions; the project's unit reads them.
+    ("coordination.index", "GET"): row(LOGIN, 200, 200, 200, 200),
+    ("coordination.issue_create", "GET"): row(LOGIN, 200, 403, 403, 200),
+    ("coordination.issue_create", "POST"): row(LOGIN, 400, 403, 403, 400),
+    ("coordination.issue_close", "GET"): row(LOGIN, 200, 200, 403, 200),
+    ("coordination.issue_close", "POST"): row(LOGIN, 400, 400, 403, 400),
+    ("coordination.instruction_create", "POST"): row(LOGIN, 403, 403, 302, 302),
+    ("coordination.instruction_ack", "POST"): row(LOGIN, 302, 403, 403, 302),
 }
 # Routes whose bare POST is the whole action (no form to fill): allowed roles change data.
-ACTIONS = {("companies.contact_delete", "POST"), ("visits.follow_up_done", "POST")}
+ACTIONS = {("companies.contact_delete", "POST"), ("visits.follow_up_done", "POST"),
+           ("coordination.instruction_ack", "POST")}
 
 
 def _routes(app):
@@ -115,8 +125,12 @@ def world(app, users, factory):
     visit = log_visit(VisitData(visited_on=date(2024, 5, 6), kind="visit",
                                 company_name=project.company.name,
                                 follow_up_on=date(2024, 6, 1)), users["officer"])
+    from crm.coordination.services import raise_issue, write_instruction
+    issue = raise_issue(project, "用地指标", factory.unit("区中韩办").id, None, users["admin"])
+    instruction = write_instruction(project, "加快推进", users["leader"])
     db.session.commit()
-    return {"company_id": project.company_id, "contact_id": contact.id, "visit_id": visit.id,
+    return {"issue_id": issue.id, "instruction_id": instruction.id,
+            "company_id": project.company_id, "contact_id": contact.id, "visit_id": visit.id,
             "project_id": project.id, "user_id": users["officer"].id, "kind": "units",
             "item_id": unit.id, "code": "en", "filename": "css/app.css"}
 
@@ -131,7 +145,7 @@ def _snapshot():
     """Row counts and the project's version: what a refused request must leave alone."""
     counts = tuple(db.session.scalar(select(func.count()).select_from(m))
                    for m in (Project, User, Unit, StageChange, Change, Company, Contact,
-                             Visit))
+                             Visit, CoordinationIssue, Instruction))
     versions = tuple(db.session.scalars(select(Project.version).order_by(Project.id)))
     db.session.rollback()
     return counts, versions

@@ -100,3 +100,9 @@ def _user_form(user: User | None):
             return redirect(url_for("auth.index"))
     status = 400 if form.errors else 200
     return render_template("auth/edit.html", form=form, user=user), status
+
+
+@bp.app_context_processor
+def inject_policy():
+    """Templates ask the policy too: ``can('close_issue', issue)``."""
+    return {"can": lambda action, obj=None: policy.can(current_user, action, obj)}

@@ -7,6 +7,7 @@ from sqlalchemy import text
 
 from crm.auth import policy
 from crm.clock import today
+from crm.coordination.queries import new_instructions_stmt
 from crm.extensions import db
 from crm.i18n import LANG_COOKIE
 from crm.main import bp
@@ -16,11 +17,13 @@ from crm.visits.queries import follow_ups_stmt
 @bp.route("/")
 @login_required
 def index():
-    """Home page: one tap to log a visit, and the user's follow-ups due and overdue."""
+    """Home page: one tap to log a visit; the user's follow-ups due and overdue and the
+    leaders' new instructions on their projects."""
     day = today()
     return render_template(
         "main/index.html", today=day,
         follow_ups=db.session.scalars(follow_ups_stmt(current_user, day)).all(),
+        instructions=db.session.scalars(new_instructions_stmt(current_user).limit(20)).all(),
         can_log=policy.can(current_user, policy.LOG_VISIT))
 
 

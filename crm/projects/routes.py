@@ -9,6 +9,8 @@ from sqlalchemy import select
 
 from crm import lifecycle
 from crm.auth import policy
+from crm.clock import today
+from crm.coordination.queries import project_instructions_stmt, project_issues_stmt
 from crm.extensions import db
 from crm.forms import commit_or_report, is_stale
 from crm.models import OFFICER, Project, User, Visit
@@ -135,6 +137,10 @@ def detail(project_id: int):
         changes=db.session.scalars(change_history_stmt(project.id)).all(),
         visits=db.session.scalars(
             visit_list_stmt(VisitFilters(project_id=project.id)).limit(20)).all(),
+        issues=db.session.scalars(project_issues_stmt(project.id)).all(),
+        instructions=db.session.scalars(project_instructions_stmt(project.id)).all(),
+        can_instruct=policy.can(current_user, policy.WRITE_INSTRUCTION, project),
+        today=today(),
         field_labels=FIELD_LABELS, can_log=policy.can(current_user, policy.LOG_VISIT),
         can_edit=policy.can(current_user, policy.EDIT_PROJECT, project),
         can_correct=policy.can(current_user, policy.CORRECT_STAGE, project))

@@ -32,6 +32,8 @@ FIELD_LABELS = {
     "investment": N_("总投资"), "land_area": N_("用地面积（亩）"), "unit": N_("责任单位"),
     "leader_name": N_("挂钩领导"), "officer": N_("招商责任人"), "notes": N_("备注"),
     "status": N_("项目状态"), "created": N_("创建项目"),
+    "issue": N_("需协调事项"), "issue_closed": N_("需协调事项销号"),
+    "instruction": N_("领导批示"), "instruction_ack": N_("批示已阅"),
 }
 
 
