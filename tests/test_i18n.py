@@ -291,7 +291,7 @@ def test_rule_errors_in_english(as_role, factory):
     "/admin/regions/", "/admin/regions/new", "/admin/industries/", "/admin/settings",
     "/companies/", "/companies/new", "/companies/{company_id}",
     "/companies/{company_id}/edit", "/companies/{company_id}/contacts/new",
-    "/visits/", "/visits/new", "/", "/coordination/",
+    "/visits/", "/visits/new", "/visits/trips", "/", "/coordination/",
     "/coordination/projects/{id}/issues/new",
     "/no-such-page",
 ])

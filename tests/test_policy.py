@@ -78,6 +78,7 @@ POLICY = {
     ("visits.edit", "GET"): row(LOGIN, 200, 403, 403, 200),
     ("visits.edit", "POST"): row(LOGIN, 400, 403, 403, 400),
     ("visits.follow_up_done", "POST"): row(LOGIN, 302, 403, 403, 302),
+    ("visits.trips", "GET"): row(LOGIN, 200, 200, 200, 200),
     # The world's issue is on the officer's project and must be acted on by "other"'s
     # unit: both may close it. Leaders write instructions; the project's unit reads them.
     ("coordination.index", "GET"): row(LOGIN, 200, 200, 200, 200),

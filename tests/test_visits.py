@@ -247,3 +247,32 @@ def test_lead_from_a_visit(as_role, factory, users):
         "name": "另一个", "from_visit": "99999", "investment_unit": "亿元",
         "unit_id": str(factory.unit("光伏产业园").id), "industry_id": "0", "officer_id": "0"})
     assert response.status_code == 400 and "来源走访" in text(response)
+
+
+def test_trips_per_officer_and_month(as_role, users, factory):
+    from crm.visits.queries import trip_stats
+    officer, other = users["officer"], users["other"]
+
+    def trip_visit(user, day, company, dest, start, end):
+        return log_visit(VisitData(visited_on=day, kind="visit", company_name=company,
+                                   trip_destination=dest, trip_start=start, trip_end=end),
+                         user, confirmed=True)
+
+    # One 3-day trip to Shanghai with two companies visited: one trip, 3 days, 2 companies.
+    trip_visit(officer, date(2025, 3, 10), "上汽", "上海", date(2025, 3, 10), date(2025, 3, 12))
+    trip_visit(officer, date(2025, 3, 11), "华人运通", "上海", date(2025, 3, 10),
+               date(2025, 3, 12))
+    # A trip across the month end counts its days inside each month.
+    trip_visit(officer, date(2025, 3, 30), "SK On", "首尔", date(2025, 3, 30), date(2025, 4, 2))
+    trip_visit(other, date(2025, 3, 5), "LG", "首尔", date(2025, 3, 5), date(2025, 3, 5))
+    # A visit at home is no trip.
+    log_visit(VisitData(visited_on=date(2025, 3, 20), kind="phone", company_name="上汽"),
+              officer, confirmed=True)
+    db.session.commit()
+    march = {(s.officer, s.unit): (s.trips, s.days_away, s.companies)
+             for s in trip_stats(date(2025, 3, 1))}
+    assert march == {("officer1", "光伏产业园"): (2, 5, 3), ("officer2", "区中韩办"): (1, 1, 1)}
+    april = {s.officer: (s.trips, s.days_away, s.companies) for s in trip_stats(date(2025, 4, 1))}
+    assert april == {"officer1": (1, 2, 0)}
+    page = text(as_role("leader").get("/visits/trips?month=2025-03"))
+    assert "officer1" in page and "区中韩办" in page

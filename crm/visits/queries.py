@@ -4,9 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, distinct, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
+from crm.extensions import db
 from crm.models import User, Visit, visit_participant, visit_project
 
 FOLLOW_UP_HORIZON_DAYS = 7   # the home page shows follow-ups due within a week
@@ -76,3 +77,54 @@ def follow_ups_stmt(user: User, today: date) -> Select:
                    _involves(user.id))
             .options(selectinload(Visit.company))
             .order_by(Visit.follow_up_on, Visit.id))
+
+
+@dataclass
+class TripStat:
+    """Trips (外出招商) of one officer in one month, for the monthly report."""
+
+    unit: str
+    officer: str
+    trips: int
+    days_away: int
+    companies: int
+
+
+def month_bounds(month: date) -> tuple[date, date]:
+    """First and last day of the month containing ``month``."""
+    first = month.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return first, following - timedelta(days=1)
+
+
+def trip_stats(month: date) -> list[TripStat]:
+    """Per officer: trips overlapping the month, the days of them inside the month, and
+    the companies the officer visited on trips that month.
+
+    A trip is one (officer, destination, start, end); several visits on one trip count
+    once. Distinct trips and company counts come from SQL; the day arithmetic over the
+    few trips of a month is done here, the same on SQLite and PostgreSQL.
+    """
+    first, last = month_bounds(month)
+    overlapping = (Visit.trip_start <= last) & (Visit.trip_end >= first) & \
+        (Visit.trip_destination != "")
+    trips = db.session.execute(
+        select(Visit.created_by_id, Visit.trip_destination, Visit.trip_start, Visit.trip_end)
+        .where(overlapping).distinct()).all()
+    companies = dict(db.session.execute(
+        select(Visit.created_by_id, func.count(distinct(Visit.company_id)))
+        .where(overlapping, Visit.visited_on.between(first, last))
+        .group_by(Visit.created_by_id)).all())
+    per_user: dict[int, list[int]] = {}
+    for user_id, _dest, start, end in trips:
+        days = (min(end, last) - max(start, first)).days + 1
+        entry = per_user.setdefault(user_id, [0, 0])
+        entry[0] += 1
+        entry[1] += days
+    users = {u.id: u for u in db.session.scalars(
+        select(User).where(User.id.in_(per_user)).options(selectinload(User.unit)))}
+    stats = [TripStat(unit=users[uid].unit.name if users[uid].unit else "",
+                      officer=users[uid].display_name, trips=n, days_away=d,
+                      companies=companies.get(uid, 0))
+             for uid, (n, d) in per_user.items()]
+    return sorted(stats, key=lambda s: (s.unit, s.officer))

@@ -1,5 +1,6 @@
 """Visit pages: list, detail, log (one phone screen), edit, complete a follow-up."""
 import uuid
+from datetime import datetime
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -18,7 +19,7 @@ from crm.reference.queries import units_stmt
 from crm.text import normalize
 from crm.visits import bp
 from crm.visits.forms import VisitFilterForm, VisitForm
-from crm.visits.queries import VisitFilters, visit_detail_stmt, visit_list_stmt
+from crm.visits.queries import VisitFilters, trip_stats, visit_detail_stmt, visit_list_stmt
 from crm.visits.services import (FIELD_LABELS, NeedsConfirmation, VisitData,
                                  complete_follow_up, log_visit, update_visit)
 
@@ -78,6 +79,17 @@ def index():
         users=[(u.id, u.display_name) for u in db.session.scalars(
             select(User).where(User.active.is_(True)).order_by(User.display_name))],
         can_log=policy.can(current_user, policy.LOG_VISIT))
+
+
+@bp.route("/trips")
+@login_required
+def trips():
+    """Trips (外出招商) per officer for a month (?month=YYYY-MM, default this month)."""
+    try:
+        month = datetime.strptime(request.args.get("month", ""), "%Y-%m").date()
+    except ValueError:
+        month = today().replace(day=1)
+    return render_template("visits/trips.html", month=month, stats=trip_stats(month))
 
 
 @bp.route("/<int:visit_id>")
