@@ -276,3 +276,27 @@ def test_trips_per_officer_and_month(as_role, users, factory):
     assert april == {"officer1": (1, 2, 0)}
     page = text(as_role("leader").get("/visits/trips?month=2025-03"))
     assert "officer1" in page and "区中韩办" in page
+
+
+def test_home_lists_stalled_projects(as_role, factory, users):
+    from crm.lifecycle import parse_partial_date
+    from crm.projects.services import advance_stage
+    officer = users["officer"]
+    old_signing = factory.project("签约未开工", by=officer, officer_id=officer.id)
+    advance_stage(old_signing, "signed", {"signed": parse_partial_date(
+        str(today() - timedelta(days=200)))}, users["admin"], None)
+    fresh = factory.project("新签约", by=officer, officer_id=officer.id)
+    advance_stage(fresh, "signed", {"signed": parse_partial_date(str(today()))},
+                  users["admin"], None)
+    lead = factory.project("久未跟进的在谈项目", by=officer, officer_id=officer.id)
+    lead.created_at = lead.created_at - timedelta(days=70)
+    worked = factory.project("刚走访的在谈项目", by=officer, officer_id=officer.id)
+    worked.created_at = worked.created_at - timedelta(days=70)
+    db.session.commit()
+    log_visit(VisitData(visited_on=today(), kind="phone", company_name="X",
+                        project_ids=[worked.id]), officer)
+    db.session.commit()
+    stalled = re.search(r'id="stalled">(.*?)</ul>', text(as_role("officer").get("/")), re.S)
+    names = re.findall(r'href="/projects/\d+">(.*?)</a>', stalled.group(1))
+    assert names == ["签约未开工", "久未跟进的在谈项目"]     # red (200 d) before yellow (70 d)
+    assert "text-bg-danger" in stalled.group(1) and "text-bg-warning" in stalled.group(1)

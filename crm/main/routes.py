@@ -11,6 +11,7 @@ from crm.coordination.queries import new_instructions_stmt
 from crm.extensions import db
 from crm.i18n import LANG_COOKIE
 from crm.main import bp
+from crm.projects.queries import stalled_projects
 from crm.visits.queries import follow_ups_stmt
 
 
@@ -18,12 +19,13 @@ from crm.visits.queries import follow_ups_stmt
 @login_required
 def index():
     """Home page: one tap to log a visit; the user's follow-ups due and overdue and the
-    leaders' new instructions on their projects."""
+    leaders' new instructions on their projects; their stalled projects."""
     day = today()
     return render_template(
         "main/index.html", today=day,
         follow_ups=db.session.scalars(follow_ups_stmt(current_user, day)).all(),
         instructions=db.session.scalars(new_instructions_stmt(current_user).limit(20)).all(),
+        stalled=stalled_projects(current_user, day),
         can_log=policy.can(current_user, policy.LOG_VISIT))
 
 

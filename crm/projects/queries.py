@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, case, exists, select
+from sqlalchemy import Select, case, exists, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm import lifecycle
-from crm.models import (MAJOR_PROJECT_WAN, USD, Change, Project, StageChange,
-                        project_region)
+from crm.extensions import db
+from crm.models import (MAJOR_PROJECT_WAN, USD, Change, Project, StageChange, Visit,
+                        project_region, visit_project)
 from crm.projects.search import match_condition
 from crm.reference.queries import region_with_descendants, usd_rate
 
@@ -129,3 +130,26 @@ def milestone_timeline(project: Project) -> list[dict]:
              "date": project.milestone(s) if s != lifecycle.LEAD else None,
              "reached": i <= reached}
             for i, s in enumerate(lifecycle.STAGES)]
+
+
+def stalled_projects(user, today) -> list[tuple[Project, str, int]]:
+    """The user's active projects that are stalled by the lifecycle's rules, reddest and
+    longest first: (project, "yellow"/"red", days since the stage began or the lead was
+    last worked on). A lead's activity is its latest visit or its creation."""
+    last_visit = (select(func.max(Visit.visited_on))
+                  .join(visit_project, visit_project.c.visit_id == Visit.id)
+                  .where(visit_project.c.project_id == Project.id)
+                  .correlate(Project).scalar_subquery())
+    rows = db.session.execute(
+        select(Project, last_visit)
+        .where(Project.officer_id == user.id, Project.status == lifecycle.ACTIVE,
+               Project.stage != lifecycle.AT_CAPACITY)).all()
+    out = []
+    for project, visited in rows:
+        milestone = project.milestone(project.stage) if project.stage != lifecycle.LEAD else None
+        activity = max(d for d in (visited, project.created_at.date()) if d is not None)
+        since = milestone.start if milestone else activity
+        level = lifecycle.stalled_level(project.stage, project.status, since, activity, today)
+        if level:
+            out.append((project, level, (today - since).days))
+    return sorted(out, key=lambda r: (r[1] != "red", -r[2]))
