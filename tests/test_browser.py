@@ -27,7 +27,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
-TIMEOUT_MS = 5000
+TIMEOUT_MS = 20_000  # generous: a loaded 2-core machine can stall a page for seconds
 SCREENSHOT_DESKTOP = "/tmp/browser-project.png"
 SCREENSHOT_PHONE = "/tmp/browser-phone.png"
 
@@ -353,6 +353,9 @@ def test_phone_viewport(open_page, live_server, factory):
     logout = page.locator("nav form button:has-text('退出')")
     assert not logout.is_visible(), "on a phone the menu starts collapsed"
     page.click("button.navbar-toggler")
+    # Wait for Bootstrap's collapse animation to end: a click on a button that is still
+    # sliding into place can miss it.
+    page.wait_for_selector("#nav.collapse.show")
     logout.wait_for(state="visible")
     with page.expect_navigation():
         logout.click()

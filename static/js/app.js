@@ -4,7 +4,13 @@ document.addEventListener("submit", function (event) {
   var form = event.target;
   if (form.dataset.submitted === "1") { event.preventDefault(); return; }
   form.dataset.submitted = "1";
-  setTimeout(function () { form.dataset.submitted = ""; }, 5000);
+  var buttons = form.querySelectorAll("button[type=submit]");
+  // Disabled after the event so the clicked button's own value is still sent.
+  setTimeout(function () { buttons.forEach(function (b) { b.disabled = true; }); }, 0);
+  setTimeout(function () {
+    form.dataset.submitted = "";
+    buttons.forEach(function (b) { b.disabled = false; });
+  }, 5000);
 });
 document.addEventListener("change", function (event) {
   // Filter forms submit on change of a select.
@@ -48,7 +54,8 @@ document.querySelectorAll("input[list=company-options]").forEach(function (input
             option.value = name;
             return option;
           }));
-        });
+        })
+        .catch(function () { /* offline or server error: no suggestions, typing goes on */ });
     }, 200);
   });
 });
