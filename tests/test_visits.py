@@ -300,3 +300,19 @@ def test_home_lists_stalled_projects(as_role, factory, users):
     names = re.findall(r'href="/projects/\d+">(.*?)</a>', stalled.group(1))
     assert names == ["签约未开工", "久未跟进的在谈项目"]     # red (200 d) before yellow (70 d)
     assert "text-bg-danger" in stalled.group(1) and "text-bg-warning" in stalled.group(1)
+
+
+def test_project_visit_list_and_full_history_link(as_role, factory, users):
+    project = factory.project("SK 45GWh", company_name="SK On", by=users["officer"])
+    other = factory.project("LG 6GWh", company_name="LG", by=users["officer"])
+    for i in range(21):
+        log_visit(VisitData(visited_on=today() - timedelta(days=i), kind="phone",
+                            company_name="SK On", project_ids=[project.id]), users["officer"])
+    log_visit(VisitData(visited_on=today(), kind="phone", company_name="LG",
+                        project_ids=[other.id]), users["officer"])
+    db.session.commit()
+    client = as_role("leader")
+    page = text(client.get(f"/projects/{project.id}"))
+    assert f'href="/visits/?project={project.id}"' in page
+    assert "共 21 个" in text(client.get(f"/visits/?project={project.id}"))
+    assert "共 1 个" in text(client.get(f"/visits/?project={other.id}"))

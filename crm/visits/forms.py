@@ -45,6 +45,7 @@ class VisitFilterForm(FlaskForm):
     officer = IntegerField(_l("人员"), validators=[Optional()])
     unit = IntegerField(_l("单位"), validators=[Optional()])
     company = IntegerField(_l("投资方"), validators=[Optional()])
+    project = IntegerField(_l("项目"), validators=[Optional()])
     city = StringField(_l("城市"), validators=[Optional(), Length(max=50)])
     kind = SelectField(_l("方式"), default="", choices=[("", _l("全部方式"))] + [
         (k, _l(VISIT_KIND_LABELS[k])) for k in VISIT_KINDS])

@@ -69,6 +69,7 @@ def index():
     filters = VisitFilters() if form.errors else VisitFilters(
         date_from=form.date_from.data, date_to=form.date_to.data,
         officer_id=form.officer.data, unit_id=form.unit.data, company_id=form.company.data,
+        project_id=form.project.data,
         city=form.city.data or "", kind=form.kind.data or "",
         led_by_leader=bool(form.led.data))
     page = db.paginate(visit_list_stmt(filters), page=form.page.data or 1,
