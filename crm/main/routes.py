@@ -15,6 +15,9 @@ from crm.projects.queries import stalled_projects
 from crm.visits.queries import follow_ups_stmt
 
 
+STALLED_ON_HOME = 20  # the worst ones; the rest are a click away on the project list
+
+
 @bp.route("/")
 @login_required
 def index():
@@ -26,6 +29,7 @@ def index():
         follow_ups=db.session.scalars(follow_ups_stmt(current_user, day)).all(),
         instructions=db.session.scalars(new_instructions_stmt(current_user).limit(20)).all(),
         stalled=stalled_projects(current_user, day),
+        stalled_shown=STALLED_ON_HOME,
         can_log=policy.can(current_user, policy.LOG_VISIT))
 
 

@@ -5,10 +5,10 @@ from decimal import Decimal
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from crm import lifecycle
 from crm.auth import policy
+from crm.auth.queries import user_choices
 from crm.clock import today
 from crm.coordination.queries import project_instructions_stmt, project_issues_stmt
 from crm.extensions import db
@@ -28,10 +28,6 @@ from crm.reference.queries import industries_stmt, region_choices, units_stmt
 from crm.visits.queries import VisitFilters, visit_list_stmt
 
 
-def _users():
-    return db.session.scalars(select(User).where(User.active.is_(True))
-                              .order_by(User.display_name)).all()
-
 
 def _fill_choices(form, user: User) -> None:
     """Offer the reference data; an officer may only choose their own unit."""
@@ -45,7 +41,7 @@ def _fill_choices(form, user: User) -> None:
         units = [None] + units
     form.unit_id.choices = [(u.id, u.name) if u else (0, "—") for u in units]
     if hasattr(form, "officer_id"):
-        form.officer_id.choices = [(0, "—")] + [(u.id, u.display_name) for u in _users()]
+        form.officer_id.choices = [(0, "—")] + user_choices()
 
 
 # Form fields that map one-to-one onto ProjectData (ids use 0 for "none").
@@ -122,7 +118,7 @@ def index():
         regions=region_choices(),
         industries=[(i.id, i.name) for i in db.session.scalars(industries_stmt())],
         units=[(u.id, u.name) for u in db.session.scalars(units_stmt())],
-        users=[(u.id, u.display_name) for u in _users()],
+        users=user_choices(),
         can_create=policy.can(current_user, policy.CREATE_PROJECT))
 
 

@@ -8,13 +8,14 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from crm.auth import policy
+from crm.auth.queries import user_choices
 from crm.clock import today
 from crm.errors import RulesBroken
 from crm.extensions import db
 from crm.forms import commit_or_report, is_stale
 from crm.history import entity_history_stmt
 from crm.i18n import rule_message
-from crm.models import Company, Project, User
+from crm.models import Company, Project
 from crm.reference.queries import units_stmt
 from crm.text import normalize
 from crm.visits import bp
@@ -37,8 +38,8 @@ def _fill_choices(form: VisitForm, company: Company | None) -> None:
         Project.company_id == company.id).order_by(Project.id.desc())).all() if company else []
     # Keep submitted project ids selectable so a changed company is reported, not lost.
     form.project_ids.choices = [(p.id, p.name) for p in projects]
-    form.participant_ids.choices = [(u.id, u.display_name) for u in db.session.scalars(
-        select(User).where(User.active.is_(True)).order_by(User.display_name))]
+    form.participant_ids.choices = user_choices()
+
 
 
 def _form_data(form: VisitForm) -> VisitData:
@@ -77,8 +78,7 @@ def index():
     return render_template(
         "visits/index.html", page=page, form=form,
         units=[(u.id, u.name) for u in db.session.scalars(units_stmt())],
-        users=[(u.id, u.display_name) for u in db.session.scalars(
-            select(User).where(User.active.is_(True)).order_by(User.display_name))],
+        users=user_choices(),
         can_log=policy.can(current_user, policy.LOG_VISIT))
 
 
