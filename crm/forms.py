@@ -39,6 +39,11 @@ class StrictForm(FlaskForm):
         return out
 
 
+def form_status(form: StrictForm) -> int:
+    """HTTP status of a page showing ``form``: 409 after a lost race, 400 with errors."""
+    return 409 if form.conflict else (400 if form.errors else 200)
+
+
 def commit_or_report(form: StrictForm, action) -> bool:
     """Run a service call and commit; on broken rules or a lost race roll back, put
     the reasons on ``form`` and return False, so nothing is half-written."""

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from crm.auth import bp, policy
 from crm.auth.forms import LoginForm, UserForm
 from crm.auth.services import authenticate, create_user, update_user
-from crm.forms import commit_or_report
+from crm.forms import commit_or_report, form_status
 from crm.extensions import db, login_manager
 from crm.models import Unit, User
 from crm.reference.queries import units_stmt
@@ -98,7 +98,7 @@ def _user_form(user: User | None):
         if commit_or_report(form, lambda: _save_user(form, user)):
             flash(_("用户已保存"), "success")
             return redirect(url_for("auth.index"))
-    status = 400 if form.errors else 200
+    status = form_status(form)
     return render_template("auth/edit.html", form=form, user=user), status
 
 

@@ -11,7 +11,7 @@ from crm.companies.queries import (company_detail_stmt, company_list_stmt,
 from crm.companies.services import (FIELD_LABELS, CompanyData, create_company, delete_contact,
                                     save_contact, update_company)
 from crm.extensions import db
-from crm.forms import commit_or_report, is_stale
+from crm.forms import commit_or_report, form_status, is_stale
 from crm.history import entity_history_stmt
 from crm.models import Company, Contact
 from crm.reference.queries import industries_stmt, region_choices
@@ -83,8 +83,7 @@ def create():
             form, lambda: created.append(create_company(_form_data(form), current_user))):
         flash(_("投资方已保存"), "success")
         return redirect(url_for("companies.detail", company_id=created[0].id))
-    return render_template("companies/edit.html", form=form, company=None), (
-        400 if form.errors else 200)
+    return render_template("companies/edit.html", form=form, company=None), form_status(form)
 
 
 @bp.route("/<int:company_id>/edit", methods=["GET", "POST"])
@@ -104,7 +103,7 @@ def edit(company_id: int):
                                          int(form.version.data or 0) or None)):
         flash(_("投资方已保存"), "success")
         return redirect(url_for("companies.detail", company_id=company.id))
-    status = 409 if form.conflict else (400 if form.errors else 200)
+    status = form_status(form)
     return render_template("companies/edit.html", form=form, company=company), status
 
 
@@ -133,7 +132,7 @@ def _contact_form(company: Company, contact: Contact | None):
         flash(_("联系人已保存"), "success")
         return redirect(url_for("companies.detail", company_id=company.id))
     return render_template("companies/contact.html", form=form, company=company,
-                           contact=contact), (400 if form.errors else 200)
+                           contact=contact), form_status(form)
 
 
 @bp.route("/contacts/<int:contact_id>/delete", methods=["POST"])

@@ -11,7 +11,7 @@ from crm.coordination.queries import open_issues_stmt
 from crm.coordination.services import (acknowledge_instruction, close_issue, raise_issue,
                                        write_instruction)
 from crm.extensions import db
-from crm.forms import commit_or_report
+from crm.forms import commit_or_report, form_status
 from crm.models import CoordinationIssue, Instruction, Project
 from crm.reference.queries import units_stmt
 
@@ -47,8 +47,7 @@ def issue_create(project_id: int):
             form.due_on.data, current_user)):
         flash(_("需协调事项已登记"), "success")
         return redirect(url_for("projects.detail", project_id=project.id))
-    return render_template("coordination/issue.html", form=form, project=project), (
-        400 if form.errors else 200)
+    return render_template("coordination/issue.html", form=form, project=project), form_status(form)
 
 
 @bp.route("/issues/<int:issue_id>/close", methods=["GET", "POST"])
@@ -62,8 +61,7 @@ def issue_close(issue_id: int):
             issue, form.resolution.data, form.closed_on.data, current_user)):
         flash(_("需协调事项已销号"), "success")
         return redirect(url_for("projects.detail", project_id=issue.project_id))
-    return render_template("coordination/close.html", form=form, issue=issue), (
-        400 if form.errors else 200)
+    return render_template("coordination/close.html", form=form, issue=issue), form_status(form)
 
 
 @bp.route("/projects/<int:project_id>/instructions", methods=["POST"])

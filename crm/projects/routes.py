@@ -12,7 +12,7 @@ from crm.auth.queries import user_choices
 from crm.clock import today
 from crm.coordination.queries import project_instructions_stmt, project_issues_stmt
 from crm.extensions import db
-from crm.forms import commit_or_report, is_stale
+from crm.forms import commit_or_report, form_status, is_stale
 from crm.models import OFFICER, Project, User, Visit
 from crm.projects import bp
 from crm.projects.forms import (CAPACITY_UNITS, INVESTMENT_UNITS, AdvanceForm, CorrectForm,
@@ -166,7 +166,7 @@ def create():
         flash(_("项目已创建：%(code)s", code=created[0].code), "success")
         return redirect(url_for("projects.detail", project_id=created[0].id))
     return render_template("projects/edit.html", form=form, project=None,
-                           capacity_units=CAPACITY_UNITS), (400 if form.errors else 200)
+                           capacity_units=CAPACITY_UNITS), form_status(form)
 
 
 @bp.route("/<int:project_id>/edit", methods=["GET", "POST"])
@@ -184,7 +184,7 @@ def edit(project_id: int):
             project, _form_data(form), current_user, int(form.version.data or 0))):
         flash(_("项目已保存"), "success")
         return redirect(url_for("projects.detail", project_id=project.id))
-    status = 409 if form.conflict else (400 if form.errors else 200)
+    status = form_status(form)
     return render_template("projects/edit.html", form=form, project=project,
                            capacity_units=CAPACITY_UNITS), status
 
@@ -223,7 +223,7 @@ def advance(project_id: int):
               "success")
         return redirect(url_for("projects.detail", project_id=project.id))
     form.form_errors.extend(details.error_messages())
-    status = 409 if form.conflict else (400 if form.errors else 200)
+    status = form_status(form)
     return render_template("projects/advance.html", form=form, details=details,
                            project=project, later=later,
                            milestone_fields=lifecycle.MILESTONE_FIELDS), status
@@ -245,7 +245,7 @@ def correct(project_id: int):
             int(form.version.data))):
         flash(_("阶段已更正"), "success")
         return redirect(url_for("projects.detail", project_id=project.id))
-    status = 409 if form.conflict else (400 if form.errors else 200)
+    status = form_status(form)
     return render_template("projects/correct.html", form=form, project=project), status
 
 
@@ -265,5 +265,5 @@ def status(project_id: int):
             current_user, int(form.version.data))):
         flash(_("项目状态已更新"), "success")
         return redirect(url_for("projects.detail", project_id=project.id))
-    code = 409 if form.conflict else (400 if form.errors else 200)
+    code = form_status(form)
     return render_template("projects/status.html", form=form, project=project), code

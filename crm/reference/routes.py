@@ -4,7 +4,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from crm.auth import policy
-from crm.forms import commit_or_report
+from crm.forms import commit_or_report, form_status
 from crm.extensions import db
 from crm.models import Industry, Region, Unit
 from crm.reference import bp
@@ -68,7 +68,7 @@ def _item_form(kind: str, item_id: int | None):
             flash(_("已保存"), "success")
             return redirect(url_for("reference.index", kind=kind))
     return render_template("reference/edit.html", form=form, kind=kind, item=item,
-                           title=title), (400 if form.errors else 200)
+                           title=title), form_status(form)
 
 
 @bp.route("/settings", methods=["GET", "POST"])
@@ -83,4 +83,4 @@ def settings():
         db.session.commit()
         flash(_("已保存"), "success")
         return redirect(url_for("reference.settings"))
-    return render_template("reference/settings.html", form=form), (400 if form.errors else 200)
+    return render_template("reference/settings.html", form=form), form_status(form)

@@ -12,7 +12,7 @@ from crm.auth.queries import user_choices
 from crm.clock import today
 from crm.errors import RulesBroken
 from crm.extensions import db
-from crm.forms import commit_or_report, is_stale
+from crm.forms import commit_or_report, form_status, is_stale
 from crm.history import entity_history_stmt
 from crm.i18n import rule_message
 from crm.models import Company, Project
@@ -137,7 +137,7 @@ def create():
         if ok:
             flash(_("走访已记录"), "success")
             return redirect(url_for("visits.detail", visit_id=created[0].id))
-    status = 409 if warnings else (400 if form.errors else 200)
+    status = 409 if warnings else form_status(form)
     return render_template("visits/edit.html", form=form, visit=None,
                            warnings=warnings), status
 
@@ -162,7 +162,7 @@ def edit(visit_id: int):
                                        int(form.version.data or 0) or None)):
         flash(_("走访已保存"), "success")
         return redirect(url_for("visits.detail", visit_id=visit.id))
-    status = 409 if form.conflict else (400 if form.errors else 200)
+    status = form_status(form)
     return render_template("visits/edit.html", form=form, visit=visit, warnings=[]), status
 
 
