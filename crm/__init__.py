@@ -23,11 +23,14 @@ def create_app(config: dict | None = None) -> Flask:
     i18n.init_app(app)
 
     from crm.auth import bp as auth_bp
+    from crm.board import bp as board_bp
     from crm.companies import bp as companies_bp
     from crm.coordination import bp as coordination_bp
+    from crm.dashboard import bp as dashboard_bp
     from crm.main import bp as main_bp
     from crm.projects import bp as projects_bp
     from crm.reference import bp as reference_bp
+    from crm.targets import bp as targets_bp
     from crm.visits import bp as visits_bp
 
     app.register_blueprint(main_bp)
@@ -35,8 +38,11 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(projects_bp, url_prefix="/projects")
     app.register_blueprint(companies_bp, url_prefix="/companies")
     app.register_blueprint(visits_bp, url_prefix="/visits")
+    app.register_blueprint(board_bp, url_prefix="/board")
     app.register_blueprint(coordination_bp, url_prefix="/coordination")
+    app.register_blueprint(dashboard_bp, url_prefix="/dashboard")
     app.register_blueprint(reference_bp, url_prefix="/admin")
+    app.register_blueprint(targets_bp, url_prefix="/admin/targets")
 
     from crm import cli
     cli.register(app)

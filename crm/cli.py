@@ -50,7 +50,7 @@ def demo_load(if_empty):
         created = load_demo()
         db.session.commit()
         click.echo(f"demo data: {created['projects']} projects and {created['users']} "
-                   "users added")
+                   f"users added ({created['targets']} targets for this year)")
     names = set(db.session.scalars(select(User.username).where(
         User.username.in_([u[0] for u in USERS]))))
     if names:

@@ -8,10 +8,13 @@ from sqlalchemy import select
 
 from crm import lifecycle
 from crm.auth.services import create_user
+from crm.clock import today
 from crm.extensions import db
 from crm.lifecycle import PartialDate
 from crm.models import ADMIN, LEADER, OFFICER, Industry, Project, Region, Unit, User
 from crm.projects.services import ProjectData, advance_stage, create_project, set_status
+from crm.targets.queries import find_target
+from crm.targets.services import TargetData, save_target
 
 DEMO_PASSWORD = "zhaoshang2026"
 
@@ -46,10 +49,10 @@ PROJECTS = [
      {"signed": "2023-08-02", "started": "2024-02-20"}, {}),
     ("天合 10GW 组件", "天合光能股份有限公司", ["长三角"], "光伏", "光伏产业园", "zhangsan",
      600000, "CNY", ("10", "GW"), "10GW 高效组件", "李副区长",
-     {"signed": "2025-06-16"}, {}),
+     {"signed": "2025-06-16", "started": "2026-03-10"}, {}),
     ("东方日升 10GW 电池+10GW 组件", "东方日升新能源股份有限公司", ["杭州"], "光伏", "光伏产业园",
      "zhangsan", 1000000, "CNY", ("20", "GW"), "10GW 电池及 10GW 组件", "李副区长",
-     {"signed": "2025-09-09"}, {}),
+     {"signed": "2025-09-09", "started": "2026-08-18"}, {}),
     ("海泰 5GW 电池+5GW 组件", "海泰新能", ["北京"], "光伏", "光伏产业园", "zhangsan",
      450000, "CNY", ("10", "GW"), "5GW 电池及 5GW 组件", "李副区长",
      {"signed": "2025-10"}, {}),
@@ -59,17 +62,18 @@ PROJECTS = [
      {"partial": True}),
     ("SK 30GWh 动力电池", "SK On", ["韩国"], "动力电池及储能", "区中韩办", "lisi",
      300000, "USD", ("30", "GWh"), "二期动力电池", "陈区长",
-     {"signed": "2024-04-22", "started": "2025-03-15"}, {}),
+     {"signed": "2024-04-22", "started": "2025-03-15", "producing": "2026-06-30"}, {}),
     ("SK 45GWh 动力电池", "SK On", ["韩国"], "动力电池及储能", "区中韩办", "lisi",
      None, "USD", ("45", "GWh"), "三期规划", "陈区长", {}, {}),
     ("星恒 16GWh 锂电池", "星恒电源股份有限公司", ["苏州"], "动力电池及储能", "新能源汽车产业园",
      "wangwu", 600000, "CNY", ("16", "GWh"), "锂电池电芯", "刘副区长",
-     {"signed": "2024-12-20"}, {}),
+     {"signed": "2024-12-20", "started": "2026-01-15"}, {}),
     ("国轩 10GWh 储能电池", "国轩高科股份有限公司", ["长三角"], "动力电池及储能",
      "新能源汽车产业园", "wangwu", 400000, "CNY", ("10", "GWh"), "储能电池", "刘副区长",
-     {}, {}),
+     {"signed": "2026-05-20"}, {}),
     ("LG 6GWh 电池", "LG 新能源", ["韩国"], "动力电池及储能", "区中韩办", "lisi",
-     60000, "USD", ("6", "GWh"), "圆柱电池", "陈区长", {"signed": "2025-07-30"}, {}),
+     60000, "USD", ("6", "GWh"), "圆柱电池", "陈区长",
+     {"signed": "2025-07-30", "started": "2026-04"}, {}),
     ("悦达起亚 新增投资 3 亿美元", "江苏悦达起亚汽车有限公司", ["韩国"], "汽车及零部件", "区中韩办",
      "lisi", 30000, "USD", None, "新能源车型技改", "陈区长",
      {"signed": "2024-03-05", "started": "2024-07"}, {}),
@@ -83,13 +87,13 @@ PROJECTS = [
      80000, "CNY", ("300", "间"), "五星级商务酒店", "周副区长",
      {"signed": "2023-02-14", "started": "2023-10-18"}, {}),
     ("希尔顿酒店", "希尔顿集团", ["欧美"], "现代服务业", "区经发局", "zhaoliu",
-     100000, "CNY", None, "高端酒店", "周副区长", {}, {}),
+     100000, "CNY", None, "高端酒店", "周副区长", {"signed": "2026-09-15"}, {}),
     ("铂尔曼酒店", "雅高酒店集团", ["欧美"], "现代服务业", "区经发局", "zhaoliu",
      90000, "CNY", None, "高端酒店", "周副区长", {},
      {"hold": "选址调整，待规划确定"}),
     ("瑞金医院 康养基地", "上海交通大学医学院附属瑞金医院", ["上海"], "康养医疗", "区经发局",
      "zhaoliu", 150000, "CNY", ("800", "床"), "医疗及康养基地", "周副区长",
-     {"signed": "2025-04-08"}, {}),
+     {"signed": "2025-04-08", "started": "2026-11-05"}, {}),
     ("英锐晶圆", "英锐半导体", ["深圳"], "电子信息", "区经发局", "zhaoliu",
      200000, "CNY", None, "晶圆制造", "周副区长", {"signed": "2025"}, {}),
     ("正威 电子信息产业园", "正威国际集团", ["深圳"], "电子信息", "区经发局", "zhaoliu",
@@ -99,13 +103,27 @@ PROJECTS = [
 ]
 
 
+# This year's targets (招商任务): (unit or None for the whole zone, metric, value, region)
+TARGETS = [
+    (None, "signings", 12, None), (None, "signed_amount", 300, None),
+    (None, "major_signings", 6, None), (None, "region_signings", 3, "韩国"),
+    (None, "region_signings", 4, "长三角"), (None, "starts", 8, None),
+    (None, "producing", 4, None),
+    ("光伏产业园", "signings", 4, None), ("光伏产业园", "starts", 3, None),
+    ("区中韩办", "signings", 3, None), ("区中韩办", "starts", 2, None),
+    ("新能源汽车产业园", "signings", 3, None), ("新能源汽车产业园", "starts", 2, None),
+    ("区经发局", "signings", 2, None), ("区经发局", "starts", 1, None),
+]
+
+
 def _by_name(model, name):
     return db.session.scalar(select(model).where(model.name == name))
 
 
 def load_demo() -> dict[str, int]:
-    """Add the demo users and projects that are not there yet; return the counts added."""
-    added = {"users": 0, "projects": 0}
+    """Add the demo users, projects and this year's targets that are not there yet;
+    return the counts added."""
+    added = {"users": 0, "projects": 0, "targets": 0}
     users = {}
     for username, display, role, unit_name in USERS:
         user = db.session.scalar(select(User).where(User.username == username))
@@ -129,6 +147,8 @@ def load_demo() -> dict[str, int]:
             investment_currency=currency, unit_id=_by_name(Unit, unit).id,
             leader_name=leader, officer_id=users[officer].id)
         project = create_project(data, admin)
+        # A milestone after today (demo data loaded on an older clock) is left out.
+        milestones = {s: t for s, t in milestones.items() if _d(t).start <= today()}
         if milestones:
             target = max(milestones, key=lifecycle.stage_index)
             advance_stage(project, target, {s: _d(t) for s, t in milestones.items()},
@@ -138,4 +158,12 @@ def load_demo() -> dict[str, int]:
             set_status(project, lifecycle.ON_HOLD, extra["hold"], PartialDate(date(2025, 8, 1)),
                        admin, None)
         added["projects"] += 1
+    year = today().year
+    for unit, metric, value, region in TARGETS:
+        unit_id = _by_name(Unit, unit).id if unit else None
+        region_id = _by_name(Region, region).id if region else None
+        if find_target(year, metric, unit_id, region_id) is None:
+            save_target(None, TargetData(year, metric, Decimal(value), unit_id, region_id),
+                        admin)
+            added["targets"] += 1
     return added

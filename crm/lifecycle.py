@@ -57,6 +57,10 @@ DEFAULT_STALLED_THRESHOLDS = {
     LEAD: (60, 90),          # lead without a visit or progress
 }
 LEAD_PROPOSE_DROP_DAYS = 180
+STALLED_LABELS = {
+    SIGNED: N_("已签约未开工"), STARTED: N_("已开工未投产"),
+    PRODUCING: N_("已投产未达产"), LEAD: N_("在谈久未跟进"),
+}
 
 
 def stage_index(stage: str) -> int:

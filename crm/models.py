@@ -7,8 +7,8 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from flask_login import UserMixin
-from sqlalchemy import (Boolean, Column, Date, DateTime, ForeignKey, Index, Integer,
-                        Numeric, String, Table, Text)
+from sqlalchemy import (Boolean, CheckConstraint, Column, Date, DateTime, ForeignKey, Index,
+                        Integer, Numeric, String, Table, Text, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -186,14 +186,14 @@ class Project(db.Model):
     status: Mapped[str] = mapped_column(String(10), default=lifecycle.ACTIVE)
     status_reason: Mapped[str] = mapped_column(Text, default="")
     status_on: Mapped[date | None] = mapped_column(Date)
-    signed_on: Mapped[date | None] = mapped_column(Date, index=True)
+    signed_on: Mapped[date | None] = mapped_column(Date)
     signed_on_precision: Mapped[str | None] = mapped_column(String(5))
-    started_on: Mapped[date | None] = mapped_column(Date, index=True)
+    started_on: Mapped[date | None] = mapped_column(Date)
     started_on_precision: Mapped[str | None] = mapped_column(String(5))
-    producing_on: Mapped[date | None] = mapped_column(Date, index=True)
+    producing_on: Mapped[date | None] = mapped_column(Date)
     producing_on_precision: Mapped[str | None] = mapped_column(String(5))
     partial_production: Mapped[bool] = mapped_column(Boolean, default=False)
-    at_capacity_on: Mapped[date | None] = mapped_column(Date, index=True)
+    at_capacity_on: Mapped[date | None] = mapped_column(Date)
     at_capacity_on_precision: Mapped[str | None] = mapped_column(String(5))
     notes: Mapped[str] = mapped_column(Text, default="")
     # Normalised name and investor for the text search (crm/projects/search.py).
@@ -220,6 +220,21 @@ class Project(db.Model):
         # ... and what its text search reads (LIKE '%词%' can use no index): this narrow
         # index instead of the wide rows. It also orders the list by name.
         Index("ix_project_name", "name", "code", "company_id"),
+        # The dashboard (crm/dashboard/queries.py) at 100,000 projects: the live pipeline
+        # on a day is one scan of this narrow index instead of the wide rows, grouped in
+        # its order by unit and industry ...
+        Index("ix_project_pipeline", "unit_id", "industry_id", "stage", "status",
+              "status_on", "created_at", "signed_on", "started_on", "producing_on",
+              "at_capacity_on", "investment_currency", "investment_amount"),
+        # ... each milestone's range (new signings, starts … in a month or year; projects
+        # waiting at a stage since before a day) with what its figures need ...
+        *[Index(f"ix_project_{m}_cover", m, "stage", "status", "unit_id", "industry_id",
+                "investment_currency", "investment_amount")
+          for m in lifecycle.MILESTONE_FIELDS.values()],
+        # ... leads by age (the stale ones) ...
+        Index("ix_project_stage_created", "stage", "status", "created_at", "unit_id"),
+        # ... and the largest projects, walked from the top per currency.
+        Index("ix_project_currency_amount", "investment_currency", "investment_amount"),
     )
 
     def milestone(self, stage: str) -> PartialDate | None:
@@ -391,6 +406,7 @@ class StageChange(db.Model):
     correction: Mapped[bool] = mapped_column(Boolean, default=False)
 
     user: Mapped[User | None] = relationship()
+    project: Mapped[Project] = relationship()
 
     @property
     def milestone(self) -> PartialDate | None:
@@ -422,3 +438,59 @@ class Change(db.Model):
     user: Mapped[User | None] = relationship()
 
     __table_args__ = (Index("ix_change_log_entity", "entity", "entity_id"),)
+
+
+# Annual target metrics (招商任务) in display order: key → (label, unit of the value).
+TARGET_METRICS = {
+    "signings": (N_("新签约项目"), N_("个")),
+    "signed_amount": (N_("签约总投资"), N_("亿元")),
+    "major_signings": (N_("新签约10亿元以上项目"), N_("个")),
+    "region_signings": (N_("来源地新签约项目"), N_("个")),
+    "starts": (N_("新开工项目"), N_("个")),
+    "producing": (N_("新投产项目"), N_("个")),
+    "at_capacity": (N_("新达产项目"), N_("个")),
+}
+# The one metric counted per source region (that region and every region under it).
+REGION_METRIC = "region_signings"
+
+
+def _unique_where(name: str, *columns: str, where: str | None = None) -> Index:
+    """A unique index over ``columns`` of the rows matching ``where`` (SQLite and
+    PostgreSQL alike)."""
+    clause = text(where) if where else None
+    return Index(name, *columns, unique=True, sqlite_where=clause, postgresql_where=clause)
+
+
+class Target(db.Model):
+    """An annual target (招商任务) for one metric, of one unit or (unit None) the whole
+    zone (全区); ``region`` only for source-region signings (e.g. 韩国 or 长三角)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
+    metric: Mapped[str] = mapped_column(String(20))
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"))
+    value: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    unit: Mapped[Unit | None] = relationship()
+    region: Mapped[Region | None] = relationship()
+    updated_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        # One target per year, metric, unit and region. A unique index lets NULLs (全区,
+        # no region) repeat, so each NULL combination has its own partial index; unlike
+        # coalesce() expressions, these reflect on SQLite too (autogenerate, batch
+        # migrations). Each leads with year: the index for a year's targets.
+        _unique_where("ux_target_unit_region", "year", "metric", "unit_id", "region_id"),
+        _unique_where("ux_target_unit", "year", "metric", "unit_id",
+                      where="region_id IS NULL"),
+        _unique_where("ux_target_zone_region", "year", "metric", "region_id",
+                      where="unit_id IS NULL"),
+        _unique_where("ux_target_zone", "year", "metric",
+                      where="unit_id IS NULL AND region_id IS NULL"),
+        CheckConstraint("value > 0", name="value_positive"),
+        CheckConstraint(f"(metric = '{REGION_METRIC}') = (region_id IS NOT NULL)",
+                        name="region_iff_region_metric"),
+    )

@@ -34,6 +34,12 @@ DETAIL_VISITS = 30     # visits linked to the measured project (its page shows 2
 WARMUP = 3
 RUNS = 30
 TARGET_MS = 50.0
+# Pages with their own target (the leaders' dashboard runs the zone's aggregates).
+PAGE_TARGET_MS = {"dashboard": 200.0, "dashboard filtered": 200.0,
+                  "dashboard past month": 200.0, "board": 200.0, "board filtered": 200.0}
+# The dashboard's server time over the time of the same SQL run bare (issue 4).
+BARE_RATIO_TARGET = 1.5
+N_ISSUES = 5_000       # coordination issues, 40 % still open
 SLOW_MS = 10 * TARGET_MS   # a page this slow is measured SLOW_RUNS times only
 SLOW_RUNS = 5
 SEED = 20261123
@@ -291,8 +297,8 @@ def generate(app, rng: random.Random) -> dict:
     from crm.auth.services import create_user
     from crm.clock import today as local_today
     from crm.extensions import db
-    from crm.models import (Change, Company, Industry, Project, Region, StageChange, Unit,
-                            User, project_region)
+    from crm.models import (TARGET_METRICS, Change, Company, CoordinationIssue, Industry,
+                            Project, Region, StageChange, Target, Unit, User, project_region)
     from crm.projects.search import bigrams, search_text
 
     units = db.session.scalars(select(Unit).order_by(Unit.id)).all()
@@ -388,6 +394,41 @@ def generate(app, rng: random.Random) -> dict:
     tokens = sorted((g, p["id"]) for p in projects for g in bigrams(p["search_text"]))
     db.session.connection().exec_driver_sql(
         "INSERT INTO project_token (token, project_id) VALUES (?, ?)", tokens)
+
+    # One stage move per milestone (the dashboard lists the latest), the coordination
+    # issues (it lists the oldest open ones) and this year's targets of every unit.
+    moves = []
+    for p in projects:
+        before = lifecycle.LEAD
+        for stage in lifecycle.STAGES[1:lifecycle.stage_index(p["stage"]) + 1]:
+            field = lifecycle.MILESTONE_FIELDS[stage]
+            moves.append({"project_id": p["id"], "user_id": admin_id,
+                          "changed_at": datetime.combine(p[field], datetime.min.time()),
+                          "from_stage": before, "to_stage": stage, "milestone_on": p[field],
+                          "milestone_precision": p[field + "_precision"], "note": "",
+                          "correction": False})
+            before = stage
+    for i in range(0, len(moves), CHUNK * 2):
+        db.session.execute(insert(StageChange.__table__), moves[i:i + CHUNK * 2])
+    issue_rows = []
+    for _ in range(N_ISSUES):
+        p = projects[rng.randrange(len(projects))]
+        raised = p["created_at"].date() + timedelta(days=rng.randrange(30, 400))
+        raised = min(raised, today)
+        closed = raised + timedelta(days=rng.randrange(5, 90)) if rng.random() < 0.6 else None
+        issue_rows.append({"project_id": p["id"], "description": rng.choice(NOTES[3:]),
+                           "raised_on": raised, "acting_unit_id": rng.choice(unit_ids),
+                           "closed_on": closed if closed and closed <= today else None,
+                           "resolution": "已协调解决" if closed else "",
+                           "created_by_id": admin_id, "created_at": now})
+    db.session.execute(insert(CoordinationIssue.__table__), issue_rows)
+    db.session.execute(insert(Target.__table__), [
+        {"year": today.year, "unit_id": u, "metric": m, "region_id": None,
+         "value": Decimal(rng.randint(5, 400)), "updated_at": now, "updated_by_id": admin_id}
+        for u in [None] + unit_ids for m in TARGET_METRICS if m != "region_signings"] + [
+        {"year": today.year, "unit_id": None, "metric": "region_signings",
+         "region_id": regions[name], "value": Decimal(rng.randint(50, 900)),
+         "updated_at": now, "updated_by_id": admin_id} for name in ("韩国", "长三角", "珠三角")])
 
     # The measured project page: a started project with a realistic history.
     detail = next(p for p in projects[N_PROJECTS // 2:] if p["stage"] == "started"
@@ -514,12 +555,13 @@ def p95(values: list[float]) -> float:
     return ordered[max(0, -(-95 * len(ordered) // 100) - 1)]
 
 
-def count_statements(engine, client, url: str, forms=None) -> list[str]:
-    """The SQL statements one request of ``url`` runs."""
+def count_statements(engine, client, url: str, forms=None, with_params: bool = False
+                     ) -> list:
+    """The SQL statements one request of ``url`` runs (with their parameters if asked)."""
     statements = []
 
     def on_execute(conn, cursor, statement, params, context, executemany):
-        statements.append(statement)
+        statements.append((statement, params) if with_params else statement)
 
     event.listen(engine, "before_cursor_execute", on_execute)
     try:
@@ -528,6 +570,27 @@ def count_statements(engine, client, url: str, forms=None) -> list[str]:
     finally:
         event.remove(engine, "before_cursor_execute", on_execute)
     return statements
+
+
+def bare_sql(engine, statements: list, runs: int = RUNS) -> list[float]:
+    """Time (ms) of running ``statements`` straight on the database connection and
+    fetching every row: the floor a page built on them can reach."""
+    raw = engine.raw_connection()
+    try:
+        times = []
+        for i in range(WARMUP + runs):
+            cursor = raw.cursor()
+            t0 = time.perf_counter()
+            for statement, params in statements:
+                cursor.execute(statement, params)
+                cursor.fetchall()
+            if i >= WARMUP:
+                times.append((time.perf_counter() - t0) * 1000)
+            cursor.close()
+            raw.rollback()
+        return times
+    finally:
+        raw.close()
 
 
 def _condensed(statement: str) -> str:
@@ -597,6 +660,8 @@ def main() -> int:
         deep = min(1500, N_PROJECTS // page_size)
         year_ago = local_today() - timedelta(days=365)
         last_month = (local_today().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+        past_month_end = local_today().replace(day=1) - timedelta(days=1)
+        past_month_end = (past_month_end.replace(day=1) - timedelta(days=1)).isoformat()
         cases = [   # (name, client, url, forms to POST or None)
             ("list first page", client, "/projects/", None),
             ("list filtered", client, f"/projects/?stage=signed&unit={info['unit_id']}"
@@ -611,12 +676,19 @@ def main() -> int:
              None),
             ("visit trips a month", officer_client, f"/visits/trips?month={last_month}", None),
             ("home page", officer_client, "/", None),
+            ("dashboard", client, "/dashboard/", None),
+            ("dashboard filtered", client, f"/dashboard/?unit={info['unit_id']}"
+                                           f"&region={info['region_id']}", None),
+            ("dashboard past month", client, f"/dashboard/?as_of={past_month_end}", None),
+            ("board", client, "/board/", None),
+            ("board filtered", client, f"/board/?unit={info['unit_id']}"
+                                       f"&region={info['region_id']}", None),
             # Last: it adds visits (each a new one, to a company no other unit visited
             # lately, so no duplicate-courting warning) and must answer 302.
             ("log a visit", officer_client, "/visits/new",
              visit_forms(officer["id"], v["log_companies"])),
         ]
-        results, listings = [], []
+        results, listings, ratios = [], [], []
         for name, http, url, forms in cases:
             gc.collect()   # start each measure without the previous one's garbage
             try:
@@ -626,6 +698,11 @@ def main() -> int:
                 print(f"ERROR {name}: {url} answered {exc}", file=sys.stderr)
                 results.append((name, url, None, None, None, None))
                 continue
+            if name.startswith("dashboard"):
+                bare = bare_sql(engine, count_statements(engine, http, url, with_params=True),
+                                runs=len(times))
+                ratios.append((name, statistics.median(times), statistics.median(bare),
+                               p95(times), p95(bare)))
             if len(times) < RUNS:
                 url += f"  (slower than {SLOW_MS:.0f} ms: {len(times)} runs only)"
             results.append((name, url, statistics.median(times), p95(times),
@@ -638,35 +715,53 @@ def main() -> int:
         print(f"\nSQL of one {name} request ({len(statements)} statements):")
         for statement in statements:
             print(f"  {_condensed(statement)}")
-    status = report(results, out_path)
+    status = report(results, ratios, out_path)
     print(f"bench took {time.perf_counter() - t_start:.0f} s")
     return status
 
 
-def report(results: list[tuple], out_path: Path) -> int:
+def report(results: list[tuple], ratios: list[tuple], out_path: Path) -> int:
     """Print the table, write the JSON rows; 0 unless a page did not answer 200."""
     rows = []
+    missed = []
     print()
     print(f"{'measure':<22} {'median ms':>10} {'p95 ms':>8} {'target':>7}  met  "
           f"{'cpu ms':>6}  SQL  url")
     for name, url, median, high, cpu, n_sql in results:
+        target = PAGE_TARGET_MS.get(name, TARGET_MS)
+        if high is None or high > target:
+            missed.append(name)
         if high is None:
-            print(f"{name:<22} {'error':>10} {'error':>8} {TARGET_MS:>7.0f}  NO  "
+            print(f"{name:<22} {'error':>10} {'error':>8} {target:>7.0f}  NO  "
                   f"{'-':>6}    -  {url}")
         else:
-            print(f"{name:<22} {median:>10.1f} {high:>8.1f} {TARGET_MS:>7.0f}  "
-                  f"{'yes' if high <= TARGET_MS else 'NO ':<4}{cpu:>6.1f}  {n_sql:>3}  {url}")
+            print(f"{name:<22} {median:>10.1f} {high:>8.1f} {target:>7.0f}  "
+                  f"{'yes' if high <= target else 'NO ':<4}{cpu:>6.1f}  {n_sql:>3}  {url}")
         for stat, value in (("p95", high), ("median", median)):
             rows.append({"name": f"{name} {stat}",
                          "value": None if value is None else round(value, 2), "unit": "ms",
-                         "target": TARGET_MS, "met": value is not None and value <= TARGET_MS})
-    missed = [r[0] for r in results if r[3] is None or r[3] > TARGET_MS]
+                         "target": target, "met": value is not None and value <= target})
+    if ratios:
+        print(f"\n{'page / its SQL run bare':<22} {'page ms':>10} {'bare ms':>8} "
+              f"{'ratio':>6} {'target':>7}  met   (medians; p95 page / p95 bare)")
+    for name, page_med, bare_med, page_high, bare_high in ratios:
+        ratio = page_med / bare_med if bare_med else None
+        met = ratio is not None and ratio <= BARE_RATIO_TARGET
+        if not met:
+            missed.append(f"{name} ratio")
+        print(f"{name:<22} {page_med:>10.1f} {bare_med:>8.1f} {ratio:>6.2f} "
+              f"{BARE_RATIO_TARGET:>7.1f}  {'yes' if met else 'NO ':<4}  "
+              f"({page_high:.1f} / {bare_high:.1f} = {page_high / bare_high:.2f})")
+        rows += [{"name": f"{name} bare SQL median", "value": round(bare_med, 2),
+                  "unit": "ms", "target": None, "met": True},
+                 {"name": f"{name} page/bare SQL ratio", "value": round(ratio, 3),
+                  "unit": "x", "target": BARE_RATIO_TARGET, "met": met}]
     print("(cpu ms: median CPU time of the request's thread; SQL: statements per request)")
     print(f"(load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: "
           "other work on the machine inflates the times)")
     print()
-    print(f"MISSED the {TARGET_MS:.0f} ms p95 target: {', '.join(missed)}" if missed
-          else f"all measures met the {TARGET_MS:.0f} ms p95 target")
+    print(f"MISSED the target: {', '.join(missed)}" if missed
+          else "all measures met their targets")
     out_path.write_text(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
     print(f"wrote {out_path}")
     return 1 if any(r[3] is None for r in results) else 0

@@ -293,6 +293,10 @@ def test_rule_errors_in_english(as_role, factory):
     "/companies/{company_id}/edit", "/companies/{company_id}/contacts/new",
     "/visits/", "/visits/new", "/visits/trips", "/", "/coordination/",
     "/coordination/projects/{id}/issues/new",
+    "/dashboard/", "/dashboard/?as_of=2025-12-31&period=year", "/board/",
+    "/admin/targets/", "/admin/targets/new",
+    "/projects/?as_of=2025-12-31&stage=signed&stalled=red",
+    "/projects/?milestone=signed&since=2025-01-01&until=2025-12-31",
     "/no-such-page",
 ])
 def test_admin_pages_have_no_untranslated_chinese(as_role, factory, path):

@@ -44,7 +44,15 @@ POLICY = {
     ("reference.edit", "POST"): row(LOGIN, 403, 403, 403, 400),
     ("reference.settings", "GET"): row(LOGIN, 403, 403, 403, 200),
     ("reference.settings", "POST"): row(LOGIN, 403, 403, 403, 400),
+    ("targets.index", "GET"): row(LOGIN, 403, 403, 403, 200),
+    ("targets.create", "GET"): row(LOGIN, 403, 403, 403, 200),
+    ("targets.create", "POST"): row(LOGIN, 403, 403, 403, 400),
+    ("targets.edit", "GET"): row(LOGIN, 403, 403, 403, 200),
+    ("targets.edit", "POST"): row(LOGIN, 403, 403, 403, 400),
+    ("targets.delete", "POST"): row(LOGIN, 403, 403, 403, 302),
+    ("targets.copy", "POST"): row(LOGIN, 403, 403, 403, 302),
     ("projects.index", "GET"): row(LOGIN, 200, 200, 200, 200),
+    ("dashboard.index", "GET"): row(LOGIN, 200, 200, 200, 200),
     ("projects.detail", "GET"): row(LOGIN, 200, 200, 200, 200),
     ("projects.create", "GET"): row(LOGIN, 200, 200, 403, 200),
     ("projects.create", "POST"): row(LOGIN, 400, 400, 403, 400),
@@ -56,6 +64,7 @@ POLICY = {
     ("projects.status", "POST"): row(LOGIN, 400, 403, 403, 400),
     ("projects.correct", "GET"): row(LOGIN, 403, 403, 403, 200),
     ("projects.correct", "POST"): row(LOGIN, 403, 403, 403, 400),
+    ("board.index", "GET"): row(LOGIN, 200, 200, 200, 200),
     # Investors are shared by all units: every officer keeps them up to date.
     ("companies.index", "GET"): row(LOGIN, 200, 200, 200, 200),
     ("companies.detail", "GET"): row(LOGIN, 200, 200, 200, 200),
@@ -91,6 +100,7 @@ POLICY = {
 }
 # Routes whose bare POST is the whole action (no form to fill): allowed roles change data.
 ACTIONS = {("companies.contact_delete", "POST"), ("visits.follow_up_done", "POST"),
+           ("targets.delete", "POST"), ("targets.copy", "POST"),
            ("coordination.instruction_ack", "POST")}
 
 
@@ -129,8 +139,16 @@ def world(app, users, factory):
     from crm.coordination.services import raise_issue, write_instruction
     issue = raise_issue(project, "用地指标", factory.unit("区中韩办").id, None, users["admin"])
     instruction = write_instruction(project, "加快推进", users["leader"])
+    from decimal import Decimal
+
+    from crm.clock import today
+    from crm.targets.services import TargetData, save_target
+    # Last year's: the admin's copy (POST targets.copy) has something to copy.
+    target = save_target(None, TargetData(year=today().year - 1, metric="signings",
+                                          value=Decimal(20)), users["admin"])
     db.session.commit()
     return {"issue_id": issue.id, "instruction_id": instruction.id,
+            "target_id": target.id,
             "company_id": project.company_id, "contact_id": contact.id, "visit_id": visit.id,
             "project_id": project.id, "user_id": users["officer"].id, "kind": "units",
             "item_id": unit.id, "code": "en", "filename": "css/app.css"}

@@ -1,6 +1,4 @@
 """Routes for signing in and out and for the users admin pages."""
-from urllib.parse import urlsplit
-
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
@@ -12,6 +10,7 @@ from crm.auth.services import authenticate, create_user, update_user
 from crm.forms import commit_or_report, form_status
 from crm.extensions import db, login_manager
 from crm.models import Unit, User
+from crm.redirects import safe_next
 from crm.reference.queries import units_stmt
 
 
@@ -19,16 +18,6 @@ from crm.reference.queries import units_stmt
 def load_user(user_id: str):
     """Load the signed-in user for Flask-Login."""
     return db.session.get(User, int(user_id))
-
-
-def _safe_next(target: str | None) -> str:
-    """Return ``target`` when it is a path on this site, else the home page."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") \
-                and not target.startswith("//") and "\\" not in target:
-            return target
-    return url_for("main.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -39,7 +28,7 @@ def login():
         user = authenticate(form.username.data, form.password.data)
         if user is not None:
             login_user(user)
-            return redirect(_safe_next(form.next.data))
+            return redirect(safe_next(form.next.data, url_for("main.index")))
         # One message for an unknown user and a wrong password.
         form.form_errors.append(_("用户名或密码错误"))
     return render_template("auth/login.html", form=form), (200 if not form.errors else 400)

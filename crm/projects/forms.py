@@ -1,7 +1,7 @@
 """Forms for projects: create/edit, advance, correct, status, and the list filters."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DecimalField, HiddenField, IntegerField,
+from wtforms import (BooleanField, DateField, DecimalField, HiddenField, IntegerField,
                      SelectField, SelectMultipleField, StringField, TextAreaField)
 from wtforms.validators import (DataRequired, Length, NumberRange, Optional, Regexp,
                                 ValidationError)
@@ -9,6 +9,7 @@ from wtforms.validators import (DataRequired, Length, NumberRange, Optional, Reg
 from crm import lifecycle
 from crm.forms import StrictForm
 from crm.lifecycle import N_, STAGE_LABELS, STAGES, STATUS_LABELS, STATUSES
+from crm.projects.queries import ProjectFilters
 
 # Input units for total investment → (currency, factor to 万).
 INVESTMENT_UNITS = {N_("亿元"): ("CNY", 10000), N_("万元"): ("CNY", 1),
@@ -117,5 +118,37 @@ class ProjectFilterForm(FlaskForm):
     unit = IntegerField(_l("责任单位"), validators=[Optional()])
     officer = IntegerField(_l("招商责任人"), validators=[Optional()])
     major = BooleanField(_l("重大项目（≥10亿元）"))
+    as_of = DateField(_l("截至日期"), validators=[Optional()])
+    milestone = SelectField(_l("达到阶段"), default="", choices=[("", "")] + [
+        (s, _l(STAGE_LABELS[s])) for s in STAGES[1:]])
+    since = DateField(_l("起始日期"), validators=[Optional()])
+    until = DateField(_l("截止日期"), validators=[Optional()])
+    stalled = SelectField(_l("滞后"), default="", choices=[
+        ("", ""), ("yellow", _l("黄灯")), ("red", _l("红灯")), ("any", _l("滞后"))])
     sort = StringField(validators=[Optional(), Length(max=20)])
     page = IntegerField(validators=[Optional(), NumberRange(min=1, max=10**6)])
+
+    def to_filters(self) -> ProjectFilters:
+        """The validated form as the list's filters (the board and dashboard links use
+        the same query-string names)."""
+        return ProjectFilters(
+            q=self.q.data or "", stage=self.stage.data or None,
+            status=self.status.data or None, region_id=self.region.data,
+            industry_id=self.industry.data, unit_id=self.unit.data,
+            officer_id=self.officer.data, major=bool(self.major.data),
+            as_of=self.as_of.data, milestone=self.milestone.data or None,
+            since=self.since.data, until=self.until.data,
+            stalled=self.stalled.data or None)
+
+
+def filter_args(filters: ProjectFilters) -> dict[str, str]:
+    """The query string that makes the list show exactly ``filters`` (the inverse of
+    ``ProjectFilterForm.to_filters``): how the board and dashboard link to the list."""
+    values = {"q": filters.q, "stage": filters.stage, "status": filters.status,
+              "region": filters.region_id, "industry": filters.industry_id,
+              "unit": filters.unit_id, "officer": filters.officer_id,
+              "major": "y" if filters.major else None, "as_of": filters.as_of,
+              "milestone": filters.milestone, "since": filters.since,
+              "until": filters.until, "stalled": filters.stalled}
+    return {k: v.isoformat() if hasattr(v, "isoformat") else str(v)
+            for k, v in values.items() if v not in (None, "")}

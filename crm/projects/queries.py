@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import Select, case, exists, func, select
+from sqlalchemy import Select, and_, case, exists, false, func, not_, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm import lifecycle
+from crm.clock import LOCAL_TZ, today
 from crm.extensions import db
 from crm.models import (MAJOR_PROJECT_WAN, USD, Change, Project, StageChange, Visit,
                         project_region, visit_project)
@@ -14,7 +16,7 @@ from crm.projects.search import match_condition
 from crm.reference.queries import region_with_descendants, usd_rate
 
 
-@dataclass
+@dataclass(frozen=True)
 class ProjectFilters:
     """What the project list is narrowed to; None means no filter."""
 
@@ -26,6 +28,115 @@ class ProjectFilters:
     unit_id: int | None = None
     officer_id: int | None = None
     major: bool = False
+    # The live pipeline on a past day: created by then and not yet dropped; ``stage``
+    # then means the stage on that day (from the milestone dates), not today's.
+    as_of: date | None = None
+    # Projects that reached ``milestone`` (a stage) between ``since`` and ``until``
+    # (inclusive; a month-precision date counts from the first day of its month).
+    milestone: str | None = None
+    since: date | None = None
+    until: date | None = None
+    # Stalled (三未 and stale leads) on ``as_of`` or today: "yellow" (past the first
+    # threshold, not the second), "red" (past the second) or "any".
+    stalled: str | None = None
+
+
+STALLED_LEVELS = ("yellow", "red", "any")
+
+
+def _milestone_col(stage: str):
+    return getattr(Project, lifecycle.MILESTONE_FIELDS[stage])
+
+
+def _created_by(day: date):
+    """SQL: the project existed by the end of ``day`` (local time; stored UTC)."""
+    end = datetime.combine(day + timedelta(days=1), time(), LOCAL_TZ)
+    return Project.created_at < end.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def is_current(day: date) -> bool:
+    """True when ``day`` is today or later. No milestone, status date or creation lies
+    in the future (the stage gate and status forms refuse them), so on such a day each
+    project stands where its stored stage and status say: the stored columns give the
+    same answer as the milestone dates, read from an index instead of computed per row.
+    (tests/test_dashboard.py checks that both ways agree.)"""
+    return day >= today()
+
+
+def live_on(day: date, computed: bool = False):
+    """SQL: the project was in the pipeline on ``day``: it existed (created, or signed
+    by then — imported history) and had not been dropped by then. ``computed`` forces
+    the milestone-date form even for today."""
+    if is_current(day) and not computed:
+        return Project.status != lifecycle.DROPPED
+    dropped = and_(Project.status == lifecycle.DROPPED,
+                   or_(Project.status_on.is_(None), Project.status_on <= day))
+    return and_(or_(Project.signed_on <= day, _created_by(day)), not_(dropped))
+
+
+def stage_on_condition(stage: str, day: date, computed: bool = False):
+    """SQL: the project's stage on ``day`` was ``stage`` (lifecycle.stage_on in SQL),
+    written as ranges on the milestone columns so their indexes apply."""
+    if is_current(day) and not computed:
+        return Project.stage == stage
+    i = lifecycle.stage_index(stage)
+    later = lifecycle.STAGES[i + 1] if i + 1 < len(lifecycle.STAGES) else None
+    conds = []
+    if stage != lifecycle.LEAD:
+        conds.append(_milestone_col(stage) <= day)
+    if later:
+        col = _milestone_col(later)
+        conds.append(or_(col.is_(None), col > day))
+    return and_(*conds)
+
+
+def visited_between(after: date, until: date) -> Select:
+    """SELECT the ids of projects with a visit after ``after`` up to ``until``: one
+    range of the visit-date index, evaluated once (not per project)."""
+    return (select(visit_project.c.project_id)
+            .join(Visit, Visit.id == visit_project.c.visit_id)
+            .where(Visit.visited_on > after, Visit.visited_on <= until))
+
+
+def stalled_since(stage: str, day: date, days: int):
+    """SQL: a project at ``stage`` on ``day`` has been waiting at least ``days`` days:
+    since its milestone, or for a lead since its latest visit (or its creation)."""
+    cutoff = day - timedelta(days=days)
+    if stage != lifecycle.LEAD:
+        return _milestone_col(stage) <= cutoff
+    return and_(_created_by(cutoff), Project.id.not_in(visited_between(cutoff, day)))
+
+
+def stalled_level_condition(stage: str, level: str, day: date,
+                            thresholds=lifecycle.DEFAULT_STALLED_THRESHOLDS):
+    """SQL: a project known to be at ``stage`` on ``day`` is stalled at ``level``
+    ("yellow": past the first threshold only; "red": past the second; "any")."""
+    yellow, red = thresholds[stage]
+    if level == "red":
+        return stalled_since(stage, day, red)
+    if level == "yellow":
+        return and_(stalled_since(stage, day, yellow), not_(stalled_since(stage, day, red)))
+    return stalled_since(stage, day, yellow)
+
+
+def stalled_condition(level: str, day: date, stage: str | None = None,
+                      thresholds=lifecycle.DEFAULT_STALLED_THRESHOLDS):
+    """SQL: the project was stalled on ``day`` at ``level`` (lifecycle.stalled_level in
+    SQL), optionally only at ``stage``. Only active projects stall."""
+    kinds = [s for s in ([stage] if stage else thresholds) if s in thresholds]
+    parts = [and_(stage_on_condition(s, day), stalled_level_condition(s, level, day,
+                                                                      thresholds))
+             for s in kinds]
+    return and_(Project.status == lifecycle.ACTIVE, live_on(day),
+                or_(*parts) if parts else false())
+
+
+def stage_on_expr(day: date, computed: bool = False):
+    """SQL expression: the project's stage on ``day``."""
+    if is_current(day) and not computed:
+        return Project.stage
+    return case(*[(_milestone_col(s) <= day, s) for s in reversed(lifecycle.STAGES[1:])],
+                else_=lifecycle.LEAD)
 
 
 def cny_equivalent():
@@ -48,10 +159,24 @@ SORTS = {
 DEFAULT_SORT = "updated"
 
 
-def _where(stmt: Select, filters: ProjectFilters) -> Select:
+def apply_filters(stmt: Select, filters: ProjectFilters) -> Select:
     """Add the WHERE clauses of ``filters`` to a select over ``Project``."""
-    if filters.stage:
+    if filters.as_of:
+        stmt = stmt.where(live_on(filters.as_of))
+        if filters.stage:
+            stmt = stmt.where(stage_on_condition(filters.stage, filters.as_of))
+    elif filters.stage:
         stmt = stmt.where(Project.stage == filters.stage)
+    if filters.stalled in STALLED_LEVELS:
+        stmt = stmt.where(stalled_condition(filters.stalled, filters.as_of or today(),
+                                            filters.stage))
+    if filters.milestone in lifecycle.MILESTONE_FIELDS:
+        col = _milestone_col(filters.milestone)
+        stmt = stmt.where(col.is_not(None))
+        if filters.since:
+            stmt = stmt.where(col >= filters.since)
+        if filters.until:
+            stmt = stmt.where(col <= filters.until)
     if filters.status:
         stmt = stmt.where(Project.status == filters.status)
     if filters.industry_id:
@@ -74,7 +199,7 @@ def _where(stmt: Select, filters: ProjectFilters) -> Select:
 
 def filtered_ids_stmt(filters: ProjectFilters) -> Select:
     """SELECT project ids matching ``filters`` (the WHERE part of every list/export)."""
-    return _where(select(Project.id), filters)
+    return apply_filters(select(Project.id), filters)
 
 
 def order_by(sort: str):
@@ -94,7 +219,7 @@ def project_list_stmt(filters: ProjectFilters, sort: str = DEFAULT_SORT) -> Sele
     walks the sort key's index and skipped rows cost an index step, not a row and four
     joins (a deep page went from seconds to milliseconds on 100,000 projects).
     """
-    return (_where(select(Project), filters)
+    return (apply_filters(select(Project), filters)
             .options(selectinload(Project.company), selectinload(Project.industry),
                      selectinload(Project.unit), selectinload(Project.officer),
                      selectinload(Project.regions))

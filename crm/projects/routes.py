@@ -24,6 +24,7 @@ from crm.projects.queries import (DEFAULT_SORT, SORTS, ProjectFilters, change_hi
 from crm.projects.services import (FIELD_LABELS, ProjectData, advance_stage, correct_stage,
                                    create_project, project_data, set_status,
                                    update_project)
+from crm.redirects import safe_next
 from crm.reference.queries import industries_stmt, region_choices, units_stmt
 from crm.visits.queries import VisitFilters, visit_list_stmt
 
@@ -95,13 +96,6 @@ def _get_project(project_id: int) -> Project:
     return project
 
 
-def _filters(form: ProjectFilterForm) -> ProjectFilters:
-    return ProjectFilters(
-        q=form.q.data or "", stage=form.stage.data or None, status=form.status.data or None,
-        region_id=form.region.data, industry_id=form.industry.data,
-        unit_id=form.unit.data, officer_id=form.officer.data, major=bool(form.major.data))
-
-
 @bp.route("/")
 @login_required
 def index():
@@ -110,7 +104,7 @@ def index():
     form.validate()
     sort = form.sort.data if form.sort.data in SORTS else DEFAULT_SORT
     # Invalid filter values are shown as errors and ignored, never half-applied.
-    filters = _filters(form) if not form.errors else ProjectFilters()
+    filters = form.to_filters() if not form.errors else ProjectFilters()
     page = db.paginate(project_list_stmt(filters, sort), page=form.page.data or 1,
                        per_page=current_app.config["PAGE_SIZE"], error_out=False)
     return render_template(
@@ -205,9 +199,13 @@ def advance(project_id: int):
     _fill_choices(details, current_user)
     form.companion_fields = frozenset(f.name for f in details)
     details.companion_fields = frozenset(f.name for f in form)
+    # The board links here with the chosen stage and itself as ``next`` (kept in the
+    # form's action), to go back to after the move; only a path on this site is taken.
+    back = safe_next(request.args.get("next"), "")
     if not form.is_submitted():
         form.version.data = str(project.version)
-        form.stage.data = later[0]
+        wanted = request.args.get("stage")
+        form.stage.data = wanted if wanted in later else later[0]
         _load_form(details, project_data(project), project.version)
     # The page always sends the details; a client that leaves them all out keeps the
     # project's current ones rather than blanking them.
@@ -221,11 +219,11 @@ def advance(project_id: int):
                 data=_form_data(details, project_data(project)) if with_details else None)):
         flash(_("阶段已更新为：%(stage)s", stage=_(lifecycle.STAGE_LABELS[project.stage])),
               "success")
-        return redirect(url_for("projects.detail", project_id=project.id))
+        return redirect(back or url_for("projects.detail", project_id=project.id))
     form.form_errors.extend(details.error_messages())
     status = form_status(form)
     return render_template("projects/advance.html", form=form, details=details,
-                           project=project, later=later,
+                           project=project, later=later, back=back,
                            milestone_fields=lifecycle.MILESTONE_FIELDS), status
 
 

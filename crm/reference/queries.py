@@ -1,6 +1,7 @@
 """Queries over reference data and settings."""
 from decimal import Decimal
 
+from flask import g, has_request_context
 from sqlalchemy import select
 
 from crm.extensions import db
@@ -69,6 +70,12 @@ def region_with_descendants(region_id: int) -> list[int]:
 
 
 def usd_rate() -> Decimal:
-    """Return the admin-set USD→CNY rate used where one combined figure is shown."""
+    """Return the admin-set USD→CNY rate used where one combined figure is shown (read
+    once per request: a dashboard uses it in dozens of figures)."""
+    if has_request_context() and "usd_rate" in g:
+        return g.usd_rate
     value = db.session.scalar(select(Setting.value).where(Setting.key == USD_RATE_KEY))
-    return Decimal(value) if value else DEFAULT_USD_RATE
+    rate = Decimal(value) if value else DEFAULT_USD_RATE
+    if has_request_context():
+        g.usd_rate = rate
+    return rate

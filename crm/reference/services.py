@@ -1,6 +1,7 @@
 """Changes to reference data and settings (add and flush, never commit)."""
 from decimal import Decimal
 
+from flask import g
 from sqlalchemy import func, select
 
 from crm.errors import RulesBroken
@@ -44,3 +45,4 @@ def set_usd_rate(rate: Decimal) -> None:
         db.session.add(setting)
     setting.value = str(rate)
     db.session.flush()
+    g.pop("usd_rate", None)  # this request's cached rate (reference.queries.usd_rate)

@@ -1,0 +1,145 @@
+"""Queries for the pipeline board: per stage, the count and amounts of the live projects
+that the list's filters select, and the cards shown in each column, longest waiting
+first — a fixed number of queries however many projects there are."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+from sqlalchemy import Numeric, Select, case, func, select, type_coerce, union_all
+from sqlalchemy.orm import selectinload
+
+from crm import lifecycle
+from crm.clock import LOCAL_TZ
+from crm.extensions import db
+from crm.models import CNY, USD, Project, Visit, visit_project
+from crm.projects.queries import ProjectFilters, filtered_ids_stmt
+
+CARDS_PER_COLUMN = 30  # the rest of a column is one click away on the project list
+
+
+@dataclass
+class Card:
+    """A project on the board with how long it has waited in its stage."""
+
+    project: Project
+    days: int | None        # days in the current stage; None when its date is unknown
+    level: str | None       # "yellow" / "red" when stalled (lifecycle.stalled_level)
+
+
+@dataclass
+class Column:
+    """One stage: its totals over every matching project and the cards shown."""
+
+    stage: str
+    count: int = 0
+    cny_wan: Decimal = Decimal(0)
+    usd_wan: Decimal = Decimal(0)
+    cards: list[Card] = field(default_factory=list)
+
+
+def board_filters(filters: ProjectFilters) -> ProjectFilters:
+    """The list's filters as the board applies them: every column is a stage, and the
+    board is today's pipeline (a past day's pipeline is the dashboard's)."""
+    return replace(filters, stage=None, as_of=None)
+
+
+def live_ids_stmt(filters: ProjectFilters) -> Select:
+    """SELECT the ids of the projects ``filters`` select that are in the pipeline
+    (not dropped): the WHERE part of every board query."""
+    return filtered_ids_stmt(filters).where(Project.status != lifecycle.DROPPED)
+
+
+def _sum_in(currency: str):
+    amount = case((Project.investment_currency == currency, Project.investment_amount),
+                  else_=0)
+    return type_coerce(func.coalesce(func.sum(amount), 0), Numeric(24, 4))
+
+
+def column_totals_stmt(live: Select) -> Select:
+    """Per stage: the number of ``live``'s projects, their CNY total (万元) and their
+    USD total (万美元)."""
+    # The same FROM and WHERE as the list (not ``id IN (…)``) so the stage index applies.
+    return (live.with_only_columns(Project.stage, func.count(Project.id), _sum_in(CNY),
+                                   _sum_in(USD))
+            .group_by(Project.stage))
+
+
+# Milestone dates lie in 1900–2999 (lifecycle.parse_partial_date), so "on or after
+# 1900" means "has a date"; written as a range, it lets a stage's top cards walk the
+# milestone's index in order and stop at the limit instead of sorting the whole stage.
+_ANY_DATE = date(1900, 1, 1)
+
+
+def _milestone_col(stage: str):
+    return getattr(Project, lifecycle.MILESTONE_FIELDS[stage])
+
+
+def _longest_waiting_stmt(live: Select, stage: str, limit: int) -> Select:
+    """SELECT the ids of ``live``'s ``limit`` projects longest in ``stage``."""
+    if stage == lifecycle.LEAD:
+        # A lead's time in the stage is its age, and ids grow with creation: oldest
+        # first is id order, which the (stage, status, id) index already holds.
+        return live.where(Project.stage == stage).order_by(Project.id).limit(limit)
+    col = _milestone_col(stage)
+    # A project past ``lead`` always has its stage's date (the gate asks for it).
+    return (live.where(Project.stage == stage, col >= _ANY_DATE)
+            .order_by(col, Project.id).limit(limit))
+
+
+def cards_stmt(live: Select, limit: int = CARDS_PER_COLUMN) -> Select:
+    """``live``'s projects shown on the board: the ``limit`` longest waiting of each
+    stage (earliest milestone; for leads, the oldest), in stage order, with what a card
+    shows."""
+    # One LIMIT per stage, each walking an index: the board stays cheap at 100,000
+    # projects, where numbering every live project with a window function would not.
+    shown = union_all(*[select(_longest_waiting_stmt(live, s, limit).subquery().c.id)
+                        for s in lifecycle.STAGES]).subquery()
+    stage_order = case({s: i for i, s in enumerate(lifecycle.STAGES)}, value=Project.stage)
+    since = case(*[(Project.stage == s, _milestone_col(s)) for s in lifecycle.STAGES[1:]])
+    return (select(Project).join(shown, shown.c.id == Project.id)
+            .options(selectinload(Project.company), selectinload(Project.unit),
+                     selectinload(Project.regions))
+            .order_by(stage_order, since, Project.id))
+
+
+def last_visits_stmt(project_ids: list[int]) -> Select:
+    """(project id, date of its latest visit) for the given projects that have one."""
+    return (select(visit_project.c.project_id, func.max(Visit.visited_on))
+            .join(Visit, Visit.id == visit_project.c.visit_id)
+            .where(visit_project.c.project_id.in_(project_ids))
+            .group_by(visit_project.c.project_id))
+
+
+def _local_date(stamp: datetime) -> date:
+    """The zone's calendar day of a stored (naive UTC) timestamp."""
+    return stamp.replace(tzinfo=timezone.utc).astimezone(LOCAL_TZ).date()
+
+
+def board_columns(filters: ProjectFilters, day: date,
+                  thresholds=lifecycle.DEFAULT_STALLED_THRESHOLDS) -> list[Column]:
+    """The board on ``day``: a column per stage of the live projects ``filters`` select,
+    with totals and the longest-waiting cards, each with its days in the stage and its
+    stalled level (a lead's from its latest visit or its creation, as on the home page)."""
+    live = live_ids_stmt(filters)
+    columns = {s: Column(s) for s in lifecycle.STAGES}
+    for stage, count, cny, usd in db.session.execute(column_totals_stmt(live)):
+        columns[stage].count, columns[stage].cny_wan, columns[stage].usd_wan = (
+            count, Decimal(cny or 0), Decimal(usd or 0))
+    projects = db.session.scalars(cards_stmt(live)).all()
+    lead_ids = [p.id for p in projects if p.stage == lifecycle.LEAD]
+    visited = dict(db.session.execute(last_visits_stmt(lead_ids)).all()) if lead_ids else {}
+    for project in projects:
+        created = _local_date(project.created_at)
+        if project.stage == lifecycle.LEAD:
+            since = created
+            activity = max(d for d in (visited.get(project.id), created) if d is not None)
+        else:
+            milestone = project.milestone(project.stage)
+            since, activity = (milestone.start if milestone else None), None
+        level = lifecycle.stalled_level(project.stage, project.status, since, activity, day,
+                                        thresholds)
+        days = (day - since).days if since else None
+        columns[project.stage].cards.append(Card(project, days, level))
+    return list(columns.values())

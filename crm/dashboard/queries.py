@@ -1,0 +1,518 @@
+"""The pipeline statistics: every figure of the dashboard (and of the monthly report) as a
+function of (as-of date, filters), computed in SQL from the milestone dates.
+
+Each figure is the count or sum over the projects that ``ProjectFilters`` select, so the
+project list opened with the same filters shows exactly the projects behind it
+(``figure_filters`` says which filters those are).
+"""
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from decimal import Decimal
+
+from flask import g, has_request_context
+from sqlalchemy import Numeric, case, distinct, func, select, type_coerce
+from sqlalchemy.orm import joinedload, selectinload
+
+from crm import lifecycle
+from crm.extensions import db
+from crm.models import (CNY, MAJOR_PROJECT_WAN, USD, CoordinationIssue, Industry, Project,
+                        Region, StageChange, Unit, project_region)
+from crm.lifecycle import N_
+from crm.projects.queries import (ProjectFilters, apply_filters, cny_equivalent,
+                                  stage_on_expr, stalled_level_condition)
+from crm.reference.queries import usd_rate
+
+WAN_PER_YI = Decimal(10000)
+
+
+# ---------------------------------------------------------------- periods and pace
+
+def month_end(year: int, month: int) -> date:
+    """The last day of a month."""
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+@dataclass(frozen=True)
+class Period:
+    """A reporting period: [since, until], both inclusive."""
+
+    kind: str          # "month", "quarter", "year" (year to date)
+    since: date
+    until: date
+
+
+def period(kind: str, as_of: date) -> Period:
+    """The month, quarter or year-to-date that ends on ``as_of``."""
+    if kind == "month":
+        start = as_of.replace(day=1)
+    elif kind == "quarter":
+        start = date(as_of.year, (as_of.month - 1) // 3 * 3 + 1, 1)
+    else:
+        kind, start = "year", date(as_of.year, 1, 1)
+    return Period(kind, start, as_of)
+
+
+def pace(as_of: date) -> Decimal:
+    """序时进度: the share of the year gone by ``as_of``, counted in months as the
+    monthly meeting does (end of June = 6/12 = 50%); within a month, by its days."""
+    days = calendar.monthrange(as_of.year, as_of.month)[1]
+    return ((as_of.month - 1) + Decimal(as_of.day) / days) / 12
+
+
+# ---------------------------------------------------------------- amounts
+
+def _sum(expr):
+    return type_coerce(func.coalesce(func.sum(expr), 0), Numeric(24, 4))
+
+
+def _amount_columns():
+    """count, CNY total (万元), USD total (万美元), combined (万元 at the set rate), and the
+    number of major projects (≥ 10亿元 combined)."""
+    combined = cny_equivalent()
+    return (func.count(Project.id),
+            _sum(case((Project.investment_currency == CNY, Project.investment_amount),
+                      else_=0)),
+            _sum(case((Project.investment_currency == USD, Project.investment_amount),
+                      else_=0)),
+            _sum(func.coalesce(combined, 0)),
+            _sum(case((combined >= MAJOR_PROJECT_WAN, 1), else_=0)))
+
+
+@dataclass
+class Totals:
+    """What a set of projects adds up to."""
+
+    count: int = 0
+    cny_wan: Decimal = Decimal(0)
+    usd_wan: Decimal = Decimal(0)
+    combined_wan: Decimal = Decimal(0)
+    major: int = 0
+
+    @classmethod
+    def from_row(cls, row) -> Totals:
+        count, cny, usd, combined, major = row
+        return cls(int(count or 0), Decimal(cny or 0), Decimal(usd or 0),
+                   Decimal(combined or 0), int(major or 0))
+
+    @property
+    def combined_yi(self) -> Decimal:
+        return self.combined_wan / WAN_PER_YI
+
+
+# ---------------------------------------------------------------- what a figure counts
+
+def reached_filters(base: ProjectFilters, stage: str, p: Period) -> ProjectFilters:
+    """The projects that reached ``stage`` within period ``p`` (dropped ones included:
+    they count in the months they happened)."""
+    return replace(base, milestone=stage, since=p.since, until=p.until, as_of=None,
+                   stage=None, stalled=None)
+
+
+def pipeline_filters(base: ProjectFilters, as_of: date, stage: str | None = None
+                     ) -> ProjectFilters:
+    """The live pipeline on ``as_of`` (optionally one stage of it)."""
+    return replace(base, as_of=as_of, stage=stage, milestone=None, since=None, until=None,
+                   stalled=None)
+
+
+def stalled_filters(base: ProjectFilters, as_of: date, level: str,
+                    stage: str | None = None) -> ProjectFilters:
+    """The projects stalled on ``as_of`` at ``level`` (optionally at one stage)."""
+    return replace(base, as_of=as_of, stage=stage, stalled=level, milestone=None,
+                   since=None, until=None)
+
+
+def totals(filters: ProjectFilters) -> Totals:
+    """Count and amounts of the projects ``filters`` select."""
+    return Totals.from_row(db.session.execute(
+        apply_filters(select(*_amount_columns()), filters)).one())
+
+
+# ---------------------------------------------------------------- tiles
+
+TILE_STAGES = lifecycle.STAGES[1:]
+
+
+def milestone_tiles(base: ProjectFilters, p: Period) -> dict[str, Totals]:
+    """New signings, starts, production and full capacity within ``p``."""
+    return {s: reached(base, s, p) for s in TILE_STAGES}
+
+
+@dataclass
+class Breakdown:
+    """Live pipeline on a day, split by a dimension (unit, industry, region group) and
+    by stage: ``cells[key][stage]``; ``keys`` in display order with their labels."""
+
+    dimension: str
+    keys: list[tuple[int | None, str]] = field(default_factory=list)
+    cells: dict = field(default_factory=dict)
+
+    def total(self, key) -> Totals:
+        """One key's projects over all stages."""
+        return _add(self.cells.get(key, {}).values())
+
+
+def _add(items) -> Totals:
+    out = Totals()
+    for t in items:
+        out.count += t.count
+        out.cny_wan += t.cny_wan
+        out.usd_wan += t.usd_wan
+        out.combined_wan += t.combined_wan
+        out.major += t.major
+    return out
+
+
+@dataclass
+class Pipeline:
+    """The live pipeline on a day, grouped in SQL by (unit, industry, stage then): one
+    scan of a covering index, from which the stage funnel and the unit and industry
+    charts take their sums (a few hundred groups at most)."""
+
+    groups: dict[tuple[int | None, int | None, str], Totals]
+
+    def by_stage(self) -> dict[str, Totals]:
+        """Totals per stage, every stage present."""
+        return {s: _add(t for key, t in self.groups.items() if key[2] == s)
+                for s in lifecycle.STAGES}
+
+    def breakdown(self, dimension: str, labels: list[tuple[int | None, str]]) -> Breakdown:
+        """Totals per unit or industry and stage."""
+        pos = {"unit": 0, "industry": 1}[dimension]
+        out = Breakdown(dimension)
+        for key, t in self.groups.items():
+            cell = out.cells.setdefault(key[pos], {})
+            cell[key[2]] = _add([cell.get(key[2], Totals()), t])
+        out.keys = [(k, label) for k, label in labels if k in out.cells]
+        return out
+
+
+def pipeline(base: ProjectFilters, as_of: date) -> Pipeline:
+    """The live pipeline on ``as_of`` grouped by unit, industry and the stage then."""
+    stage = stage_on_expr(as_of)
+    rows = db.session.execute(
+        apply_filters(select(Project.unit_id, Project.industry_id, stage,
+                             *_amount_columns()), pipeline_filters(base, as_of))
+        .group_by(Project.unit_id, Project.industry_id, stage)).all()
+    return Pipeline({(r[0], r[1], r[2]): Totals.from_row(r[3:]) for r in rows})
+
+
+def pipeline_by_stage(base: ProjectFilters, as_of: date) -> dict[str, Totals]:
+    """The live pipeline on ``as_of``, by the stage each project was at then."""
+    return pipeline(base, as_of).by_stage()
+
+
+UNSPECIFIED = N_("未指定")
+
+
+def unit_labels() -> list[tuple[int | None, str]]:
+    """Units in display order, then "no unit"."""
+    return [(u.id, u.name) for u in db.session.scalars(
+        select(Unit).order_by(Unit.sort_order, Unit.id))] + [(None, UNSPECIFIED)]
+
+
+def industry_labels() -> list[tuple[int | None, str]]:
+    """Industries in display order, then "no industry"."""
+    return [(i.id, i.name) for i in db.session.scalars(
+        select(Industry).order_by(Industry.sort_order, Industry.id))] + [(None, UNSPECIFIED)]
+
+
+def by_unit(base: ProjectFilters, as_of: date, live: Pipeline | None = None) -> Breakdown:
+    """Live pipeline by responsible unit and stage (projects without a unit: key None)."""
+    return (live or pipeline(base, as_of)).breakdown("unit", unit_labels())
+
+
+def by_industry(base: ProjectFilters, as_of: date, live: Pipeline | None = None
+                ) -> Breakdown:
+    """Live pipeline by industry and stage."""
+    return (live or pipeline(base, as_of)).breakdown("industry", industry_labels())
+
+
+def region_groups(parent_id: int | None) -> list[tuple[int, str, list[int]]]:
+    """The chart's source-region groups: (id, name, the ids that roll up into it).
+
+    Under a chosen region: its children (or itself when it has none). Without one:
+    the second level (长三角, 珠三角, 韩国, 日本 …) and the top-level regions that have no
+    children (本地) — the groups the monthly meeting speaks of."""
+    regions = db.session.scalars(select(Region).order_by(Region.sort_order, Region.id)).all()
+    children: dict[int | None, list[Region]] = {}
+    for r in regions:
+        children.setdefault(r.parent_id, []).append(r)
+
+    def members(r: Region) -> list[int]:
+        out, todo = [], [r]
+        while todo:
+            x = todo.pop()
+            if x.id not in out:
+                out.append(x.id)
+                todo.extend(children.get(x.id, []))
+        return out
+
+    if parent_id is not None:
+        parent = next((r for r in regions if r.id == parent_id), None)
+        if parent is None:
+            return []
+        groups = children.get(parent_id) or [parent]
+    else:
+        groups = []
+        for root in children.get(None, []):
+            groups.extend(children.get(root.id) or [root])
+    return [(g.id, g.name, members(g)) for g in groups]
+
+
+def by_region(base: ProjectFilters, as_of: date) -> Breakdown:
+    """Live pipeline by source-region group and stage: project counts (a project tagged
+    twice in one group counts once there; tagged in two groups, it counts in both, so
+    the groups may add up to more than the pipeline)."""
+    groups = region_groups(base.region_id)
+    group_of = {rid: gid for gid, _, ids in groups for rid in ids}
+    out = Breakdown("region")
+    if not group_of:
+        return out
+    # An alias: the region filter's own EXISTS over project_region must not correlate.
+    tag = project_region.alias("tag")
+    group = case(group_of, value=tag.c.region_id)
+    stage = stage_on_expr(as_of)
+    rows = db.session.execute(
+        apply_filters(select(group, stage, func.count(distinct(Project.id)))
+                      .select_from(Project).join(tag, tag.c.project_id == Project.id)
+                      .where(tag.c.region_id.in_(list(group_of))),
+                      pipeline_filters(base, as_of))
+        .group_by(group, stage)).all()
+    for gid, s, n in rows:
+        out.cells.setdefault(gid, {})[s] = Totals(count=n)
+    out.keys = [(g, name) for g, name, _ in groups if g in out.cells]
+    return out
+
+
+# ---------------------------------------------------------------- series and rankings
+
+def monthly_series(base: ProjectFilters, as_of: date, months: int = 24
+                   ) -> list[tuple[date, dict[str, Totals]]]:
+    """Signings and starts per month over the ``months`` months ending with as_of's
+    month: [(first day of month, {stage: Totals})], oldest first."""
+    first = as_of.replace(day=1)
+    for _ in range(months - 1):
+        first = (first - timedelta(days=1)).replace(day=1)
+    span = Period("months", first, as_of)
+    out = {}
+    for stage in (lifecycle.SIGNED, lifecycle.STARTED):
+        col = getattr(Project, lifecycle.MILESTONE_FIELDS[stage])
+        year, month = func.extract("year", col), func.extract("month", col)
+        rows = db.session.execute(
+            apply_filters(select(year, month, *_amount_columns()),
+                          reached_filters(base, stage, span))
+            .group_by(year, month)).all()
+        for row in rows:
+            out.setdefault((int(row[0]), int(row[1])), {})[stage] = Totals.from_row(row[2:])
+    series, day = [], first
+    while day <= as_of:
+        cells = out.get((day.year, day.month), {})
+        series.append((day, {s: cells.get(s, Totals())
+                             for s in (lifecycle.SIGNED, lifecycle.STARTED)}))
+        day = (day + timedelta(days=32)).replace(day=1)
+    return series
+
+
+def reached_by_unit(base: ProjectFilters, stage: str, p: Period) -> dict[int | None, Totals]:
+    """Projects that reached ``stage`` within ``p``, by responsible unit. Remembered for
+    the request: the tiles, the targets and the ranking ask for the same ranges."""
+    memo = g.setdefault("reached_by_unit", {}) if has_request_context() else {}
+    key = (base, stage, p)
+    if key not in memo:
+        rows = db.session.execute(
+            apply_filters(select(Project.unit_id, *_amount_columns()),
+                          reached_filters(base, stage, p))
+            .group_by(Project.unit_id)).all()
+        memo[key] = {row[0]: Totals.from_row(row[1:]) for row in rows}
+    return memo[key]
+
+
+def reached(base: ProjectFilters, stage: str, p: Period) -> Totals:
+    """Projects that reached ``stage`` within ``p`` (what ``reached_filters`` lists)."""
+    return _add(reached_by_unit(base, stage, p).values())
+
+
+# ---------------------------------------------------------------- lists
+
+def stalled_counts(base: ProjectFilters, as_of: date) -> dict[str, dict[str, int]]:
+    """Stalled projects on ``as_of``: counts[stage][level] for yellow and red, each the
+    count of what ``stalled_filters(base, as_of, level, stage)`` lists (one query per
+    stage: its red ones among those past the first threshold)."""
+    out = {}
+    for s in lifecycle.DEFAULT_STALLED_THRESHOLDS:
+        red = _sum(case((stalled_level_condition(s, "red", as_of), 1), else_=0))
+        n, n_red = db.session.execute(apply_filters(
+            select(func.count(Project.id), red),
+            stalled_filters(base, as_of, "any", s))).one()
+        out[s] = {"yellow": int(n) - int(n_red), "red": int(n_red)}
+    return out
+
+
+def stalled_list(base: ProjectFilters, as_of: date, limit: int = 10
+                 ) -> list[tuple[Project, str, date]]:
+    """The longest-stalled signed, started or producing projects on ``as_of`` (the 三未),
+    oldest milestone first: (project, stage then, since). Each stage walks its
+    milestone index from the oldest date and stops at ``limit``."""
+    found = []
+    for s in (lifecycle.SIGNED, lifecycle.STARTED, lifecycle.PRODUCING):
+        since = getattr(Project, lifecycle.MILESTONE_FIELDS[s])
+        found += [(since_on, pid, s) for pid, since_on in db.session.execute(
+            apply_filters(select(Project.id, since), stalled_filters(base, as_of, "any", s))
+            .order_by(since, Project.id).limit(limit))]
+    found = sorted(found)[:limit]
+    projects = {p.id: p for p in db.session.scalars(
+        select(Project).where(Project.id.in_([pid for _, pid, _ in found]))
+        .options(selectinload(Project.unit), selectinload(Project.company)))}
+    return [(projects[pid], s, since_on) for since_on, pid, s in found]
+
+
+def major_projects(base: ProjectFilters, as_of: date, limit: int = 10) -> list[Project]:
+    """The largest live projects on ``as_of`` (≥ 10亿元), largest first.
+
+    Each currency walks the (currency, amount) index from the top, so only the few
+    largest rows are read; the two short lists are merged by the combined amount."""
+    found = []
+    for currency in (CNY, USD):
+        amount = Project.investment_amount
+        found += db.session.scalars(
+            apply_filters(select(Project), replace(pipeline_filters(base, as_of), major=True))
+            .where(Project.investment_currency == currency, amount.is_not(None))
+            .options(selectinload(Project.unit), selectinload(Project.company))
+            .order_by(amount.desc(), Project.id).limit(limit)).all()
+    rate = usd_rate()
+    found.sort(key=lambda p: (-(p.investment_amount * (rate if p.investment_currency == USD
+                                                       else 1)), p.id))
+    return found[:limit]
+
+
+def _of_projects(stmt, model, base: ProjectFilters):
+    """Narrow ``stmt`` over ``model`` (a table with project_id) to the projects ``base``
+    selects: a join walked from the model's own order, nothing to join without filters."""
+    f = replace(base, as_of=None, stage=None)
+    if f == ProjectFilters():
+        return stmt
+    return apply_filters(stmt.join(Project, Project.id == model.project_id), f)
+
+
+def latest_stage_changes(base: ProjectFilters, limit: int = 10) -> list[StageChange]:
+    """The latest stage moves of the filtered projects, newest first."""
+    stmt = _of_projects(select(StageChange), StageChange, base)
+    return list(db.session.scalars(
+        stmt.options(joinedload(StageChange.user), joinedload(StageChange.project))
+        .order_by(StageChange.changed_at.desc(), StageChange.id.desc()).limit(limit)))
+
+
+def open_issues(base: ProjectFilters, limit: int = 10) -> tuple[int, list[CoordinationIssue]]:
+    """Open coordination issues of the filtered projects, oldest first, and their count."""
+    is_open = CoordinationIssue.closed_on.is_(None)
+    count = db.session.scalar(_of_projects(
+        select(func.count()).select_from(CoordinationIssue), CoordinationIssue, base)
+        .where(is_open))
+    stmt = (_of_projects(select(CoordinationIssue), CoordinationIssue, base).where(is_open)
+            .options(joinedload(CoordinationIssue.project),
+                     joinedload(CoordinationIssue.acting_unit))
+            .order_by(CoordinationIssue.raised_on, CoordinationIssue.id).limit(limit))
+    return count, list(db.session.scalars(stmt))
+
+
+# ---------------------------------------------------------------- targets and ranking
+
+# Each target metric: the stage whose milestone counts, and which figure of the Totals.
+METRICS = {
+    "signings": (lifecycle.SIGNED, "count"),
+    "signed_amount": (lifecycle.SIGNED, "combined_yi"),
+    "major_signings": (lifecycle.SIGNED, "major"),
+    "region_signings": (lifecycle.SIGNED, "count"),
+    "starts": (lifecycle.STARTED, "count"),
+    "producing": (lifecycle.PRODUCING, "count"),
+    "at_capacity": (lifecycle.AT_CAPACITY, "count"),
+}
+RANKING_METRICS = ("signings", "signed_amount", "major_signings", "starts", "producing")
+
+
+def metric_value(metric: str, t: Totals):
+    """A metric's figure from the totals of its stage."""
+    return getattr(t, METRICS[metric][1])
+
+
+def metric_filters(base: ProjectFilters, metric: str, p: Period,
+                   region_id: int | None = None) -> ProjectFilters:
+    """The projects a metric counts within ``p``."""
+    f = reached_filters(base, METRICS[metric][0], p)
+    if metric == "major_signings":
+        f = replace(f, major=True)
+    if region_id is not None:
+        f = replace(f, region_id=region_id)
+    return f
+
+
+@dataclass
+class Completion:
+    """One target against what has been done in its year up to the as-of date."""
+
+    target: object
+    actual: Decimal
+    filters: ProjectFilters
+    pace: Decimal
+
+    @property
+    def ratio(self) -> Decimal:
+        return Decimal(self.actual) / self.target.value if self.target.value else Decimal(0)
+
+    @property
+    def ahead(self) -> bool:
+        """On or ahead of 序时进度."""
+        return self.ratio >= self.pace
+
+
+def completion(targets, as_of: date) -> list[Completion]:
+    """Each target of as_of's year against its year-to-date figure (the target's unit,
+    and region for region signings; the dashboard's other filters do not apply).
+
+    One query per stage grouped by unit serves every unit's and the zone's targets;
+    only region targets need one query each."""
+    p, share = period("year", as_of), pace(as_of)
+    out = []
+    for t in targets:
+        f = metric_filters(ProjectFilters(unit_id=t.unit_id), t.metric, p, t.region_id)
+        stage = METRICS[t.metric][0]
+        if t.region_id is not None:
+            figures = totals(f)
+        else:
+            units = reached_by_unit(ProjectFilters(), stage, p)
+            figures = _add(units.values()) if t.unit_id is None else \
+                units.get(t.unit_id, Totals())
+        out.append(Completion(t, Decimal(metric_value(t.metric, figures)), f, share))
+    return out
+
+
+@dataclass
+class RankRow:
+    """A unit's figures for the ranking period."""
+
+    unit_id: int | None
+    name: str
+    values: dict[str, Decimal]
+    rank: int = 0
+
+
+def unit_ranking(base: ProjectFilters, p: Period, rank_by: str = "signed_amount"
+                 ) -> list[RankRow]:
+    """Units ranked by ``rank_by`` within ``p`` (ties share a rank), with the other
+    ranking metrics beside it; the unit filter is ignored (every unit is ranked)."""
+    base = replace(base, unit_id=None)
+    by_stage = {s: reached_by_unit(base, s, p)
+                for s in {METRICS[m][0] for m in RANKING_METRICS}}
+    rows = [RankRow(u.id, u.name, {m: Decimal(metric_value(
+                m, by_stage[METRICS[m][0]].get(u.id, Totals()))) for m in RANKING_METRICS})
+            for u in db.session.scalars(select(Unit).where(Unit.active.is_(True))
+                                        .order_by(Unit.sort_order, Unit.id))]
+    rows.sort(key=lambda r: -r.values[rank_by])
+    for i, r in enumerate(rows):
+        r.rank = rows[i - 1].rank if i and r.values[rank_by] == rows[i - 1].values[rank_by] \
+            else i + 1
+    return rows
