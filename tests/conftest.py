@@ -158,6 +158,22 @@ def client(app):
     return app.test_client()
 
 
+def statement_count(client, url):
+    """How many SQL statements one GET of ``url`` runs (query budgets: the count must
+    not grow with the number of rows)."""
+    seen = []
+
+    def count(conn, cursor, statement, params, context, executemany):
+        seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    return len(seen)
+
+
 def login(client, username, password=PASSWORD):
     """Sign ``client`` in and return the response."""
     return client.post("/login", data={"username": username, "password": password})

@@ -7,7 +7,7 @@ from decimal import Decimal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from crm.board.queries import CARDS_PER_COLUMN
 from crm.clock import today, utcnow
@@ -16,6 +16,7 @@ from crm.lifecycle import STAGES, parse_partial_date
 from crm.models import Project
 from crm.projects.services import advance_stage, set_status
 from crm.visits.services import VisitData, log_visit
+from tests.conftest import statement_count
 
 
 def page_text(response):
@@ -256,20 +257,6 @@ def test_cards_show_days_in_stage_and_stalled_colour(as_role, factory, users):
         assert part in text, part
 
 
-def _statements(client, url):
-    seen = []
-
-    def count(conn, cursor, statement, params, context, executemany):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        assert client.get(url).status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
-    return len(seen)
-
-
 @pytest.mark.parametrize("query", ["", "?region={region}&major=y&q=光伏"])
 def test_query_count_does_not_grow_with_projects(as_role, factory, users, query):
     client = as_role("officer")
@@ -284,9 +271,9 @@ def test_query_count_does_not_grow_with_projects(as_role, factory, users, query)
                      "2020-01-01", "2020-02-01", "2020-03-01", "2020-04-01")
 
     add(4, "少")
-    few = _statements(client, "/board/" + query)
+    few = statement_count(client, "/board/" + query)
     add(2 * CARDS_PER_COLUMN + 10, "多")
-    many = _statements(client, "/board/" + query)
+    many = statement_count(client, "/board/" + query)
     assert many == few, (few, many)
     assert few <= 16, few
 

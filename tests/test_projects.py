@@ -5,13 +5,14 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from crm.clock import today
 from crm.extensions import db
 from crm.lifecycle import parse_partial_date
 from crm.models import Change, Company, Project, StageChange
 from crm.projects.services import advance_stage
+from tests.conftest import statement_count
 
 
 def form_data(factory, **overrides):
@@ -310,32 +311,18 @@ def test_list_paginates(as_role, factory, app):
     assert "共 12 个" in page_text(client.get("/projects/"))
 
 
-def _statements(client, url):
-    seen = []
-
-    def count(conn, cursor, statement, params, context, executemany):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        assert client.get(url).status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
-    return len(seen)
-
-
 def test_list_query_count_does_not_grow_with_rows(as_role, factory, users):
     client = as_role("leader")
     for i in range(3):
         factory.project(f"少量{i}", regions=["上海"], by=users["officer"],
                         officer_id=users["officer"].id)
-    few = _statements(client, "/projects/")
+    few = statement_count(client, "/projects/")
     for i in range(40):
         factory.project(f"大量{i}", regions=["上海", "韩国"], by=users["officer"],
                         officer_id=users["officer"].id)
-    many = _statements(client, "/projects/")
+    many = statement_count(client, "/projects/")
     assert many == few, (few, many)
-    detail_few = _statements(client, f"/projects/{db.session.scalar(select(Project.id))}")
+    detail_few = statement_count(client, f"/projects/{db.session.scalar(select(Project.id))}")
     assert detail_few <= 12
 
 

@@ -6,7 +6,7 @@ import re
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from crm.errors import RulesBroken
@@ -14,6 +14,7 @@ from crm.extensions import db
 from crm.models import Change, Target
 from crm.targets.queries import targets_for, target_value
 from crm.targets.services import TargetData, save_target
+from tests.conftest import statement_count
 
 
 def text(response):
@@ -310,30 +311,16 @@ def test_queries_for_the_dashboard(app, factory, users):
     assert [(t.metric, t.value) for t in mine] == [("signings", Decimal("6"))]
 
 
-def _statements(client, url):
-    seen = []
-
-    def count(conn, cursor, statement, params, context, executemany):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        assert client.get(url).status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
-    return len(seen)
-
-
 def test_index_query_count_does_not_grow_with_rows(as_role, factory, users):
     client = as_role("admin")
     make(factory, users, metric="signings")
-    few = _statements(client, "/admin/targets/?year=2025")
+    few = statement_count(client, "/admin/targets/?year=2025")
     for metric in ("starts", "producing", "at_capacity"):
         make(factory, users, metric=metric, unit="光伏产业园")
         make(factory, users, metric=metric, unit="区中韩办")
     for region in ("韩国", "日本", "长三角"):
         make(factory, users, metric="region_signings", region=region)
-    assert _statements(client, "/admin/targets/?year=2025") == few
+    assert statement_count(client, "/admin/targets/?year=2025") == few
 
 
 @pytest.mark.parametrize("role", ["officer", "leader"])

@@ -1,9 +1,9 @@
 """The pipeline statistics: every figure of the dashboard (and of the monthly report) as a
 function of (as-of date, filters), computed in SQL from the milestone dates.
 
-Each figure is the count or sum over the projects that ``ProjectFilters`` select, so the
-project list opened with the same filters shows exactly the projects behind it
-(``figure_filters`` says which filters those are).
+Each figure is the count or sum over the projects that a ``ProjectFilters`` selects
+(``reached_filters``, ``pipeline_filters``, ``stalled_filters``, ``metric_filters``), so
+the project list opened with the same filters shows exactly the projects behind it.
 """
 from __future__ import annotations
 
@@ -13,17 +13,17 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from flask import g, has_request_context
-from sqlalchemy import Numeric, case, distinct, func, select, type_coerce
+from sqlalchemy import Numeric, String, case, cast, distinct, func, select, type_coerce
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm import lifecycle
 from crm.extensions import db
+from crm.lifecycle import N_
 from crm.models import (CNY, MAJOR_PROJECT_WAN, USD, CoordinationIssue, Industry, Project,
                         Region, StageChange, Unit, project_region)
-from crm.lifecycle import N_
 from crm.projects.queries import (ProjectFilters, apply_filters, cny_equivalent,
                                   stage_on_expr, stalled_level_condition)
-from crm.reference.queries import usd_rate
+from crm.reference.queries import region_with_descendants, usd_rate
 
 WAN_PER_YI = Decimal(10000)
 
@@ -241,16 +241,7 @@ def region_groups(parent_id: int | None) -> list[tuple[int, str, list[int]]]:
     children: dict[int | None, list[Region]] = {}
     for r in regions:
         children.setdefault(r.parent_id, []).append(r)
-
-    def members(r: Region) -> list[int]:
-        out, todo = [], [r]
-        while todo:
-            x = todo.pop()
-            if x.id not in out:
-                out.append(x.id)
-                todo.extend(children.get(x.id, []))
-        return out
-
+    child_ids = {k: [r.id for r in v] for k, v in children.items()}
     if parent_id is not None:
         parent = next((r for r in regions if r.id == parent_id), None)
         if parent is None:
@@ -260,7 +251,7 @@ def region_groups(parent_id: int | None) -> list[tuple[int, str, list[int]]]:
         groups = []
         for root in children.get(None, []):
             groups.extend(children.get(root.id) or [root])
-    return [(g.id, g.name, members(g)) for g in groups]
+    return [(g.id, g.name, region_with_descendants(g.id, child_ids)) for g in groups]
 
 
 def by_region(base: ProjectFilters, as_of: date) -> Breakdown:
@@ -290,45 +281,68 @@ def by_region(base: ProjectFilters, as_of: date) -> Breakdown:
 
 # ---------------------------------------------------------------- series and rankings
 
-def monthly_series(base: ProjectFilters, as_of: date, months: int = 24
-                   ) -> list[tuple[date, dict[str, Totals]]]:
-    """Signings and starts per month over the ``months`` months ending with as_of's
-    month: [(first day of month, {stage: Totals})], oldest first."""
-    first = as_of.replace(day=1)
-    for _ in range(months - 1):
-        first = (first - timedelta(days=1)).replace(day=1)
-    span = Period("months", first, as_of)
-    out = {}
-    for stage in (lifecycle.SIGNED, lifecycle.STARTED):
+SERIES_MONTHS = 24
+
+
+def series_start(until: date, months: int = SERIES_MONTHS) -> date:
+    """The first day of the month ``months - 1`` months before ``until``'s month."""
+    index = until.year * 12 + until.month - 1 - (months - 1)
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _by_month_and_unit(base: ProjectFilters, stage: str, until: date
+                       ) -> dict[tuple[int, int, int | None], Totals]:
+    """Projects that reached ``stage`` in each of the SERIES_MONTHS months up to
+    ``until``, by (year, month, unit): one range of the milestone's covering index,
+    from which the monthly chart, the month / quarter / year-to-date tiles, the targets
+    and the ranking all take their sums. Remembered for the request."""
+    memo = g.setdefault("by_month_and_unit", {}) if has_request_context() else {}
+    key = (base, stage, until)
+    if key not in memo:
         col = getattr(Project, lifecycle.MILESTONE_FIELDS[stage])
-        year, month = func.extract("year", col), func.extract("month", col)
+        # "YYYY-MM" of the ISO date text: cheaper per row than extracting year and month
+        # (SQLite stores dates as that text; PostgreSQL casts them to it).
+        month = func.substr(cast(col, String), 1, 7)
         rows = db.session.execute(
-            apply_filters(select(year, month, *_amount_columns()),
-                          reached_filters(base, stage, span))
-            .group_by(year, month)).all()
-        for row in rows:
-            out.setdefault((int(row[0]), int(row[1])), {})[stage] = Totals.from_row(row[2:])
-    series, day = [], first
+            apply_filters(select(month, Project.unit_id, *_amount_columns()),
+                          reached_filters(base, stage,
+                                          Period("months", series_start(until), until)))
+            .group_by(month, Project.unit_id)).all()
+        memo[key] = {(int(r[0][:4]), int(r[0][5:7]), r[1]): Totals.from_row(r[2:])
+                     for r in rows}
+    return memo[key]
+
+
+def monthly_series(base: ProjectFilters, as_of: date
+                   ) -> list[tuple[date, dict[str, Totals]]]:
+    """Signings and starts per month over the SERIES_MONTHS months ending with as_of's
+    month: [(first day of month, {stage: Totals})], oldest first."""
+    stages = (lifecycle.SIGNED, lifecycle.STARTED)
+    tables = {s: _by_month_and_unit(base, s, as_of) for s in stages}
+    series, day = [], series_start(as_of)
     while day <= as_of:
-        cells = out.get((day.year, day.month), {})
-        series.append((day, {s: cells.get(s, Totals())
-                             for s in (lifecycle.SIGNED, lifecycle.STARTED)}))
+        series.append((day, {s: _add(t for (y, m, _), t in tables[s].items()
+                                     if (y, m) == (day.year, day.month))
+                             for s in stages}))
         day = (day + timedelta(days=32)).replace(day=1)
     return series
 
 
 def reached_by_unit(base: ProjectFilters, stage: str, p: Period) -> dict[int | None, Totals]:
-    """Projects that reached ``stage`` within ``p``, by responsible unit. Remembered for
-    the request: the tiles, the targets and the ranking ask for the same ranges."""
-    memo = g.setdefault("reached_by_unit", {}) if has_request_context() else {}
-    key = (base, stage, p)
-    if key not in memo:
-        rows = db.session.execute(
-            apply_filters(select(Project.unit_id, *_amount_columns()),
-                          reached_filters(base, stage, p))
-            .group_by(Project.unit_id)).all()
-        memo[key] = {row[0]: Totals.from_row(row[1:]) for row in rows}
-    return memo[key]
+    """Projects that reached ``stage`` within ``p``, by responsible unit: the months of
+    the request's monthly table when ``p`` is whole months ending on its day (month,
+    quarter, year to date), else a query of its own."""
+    if p.since.day == 1 and p.since >= series_start(p.until):
+        out: dict[int | None, Totals] = {}
+        for (y, m, unit), t in _by_month_and_unit(base, stage, p.until).items():
+            if date(y, m, 1) >= p.since:
+                out[unit] = _add([out.get(unit, Totals()), t])
+        return out
+    rows = db.session.execute(
+        apply_filters(select(Project.unit_id, *_amount_columns()),
+                      reached_filters(base, stage, p))
+        .group_by(Project.unit_id)).all()
+    return {row[0]: Totals.from_row(row[1:]) for row in rows}
 
 
 def reached(base: ProjectFilters, stage: str, p: Period) -> Totals:

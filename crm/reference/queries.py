@@ -53,12 +53,18 @@ def region_choices() -> list[tuple[int, str]]:
     return out
 
 
-def region_with_descendants(region_id: int) -> list[int]:
-    """Return ``region_id`` and the ids of every region that rolls up into it."""
-    rows = db.session.execute(select(Region.id, Region.parent_id)).all()
+def region_children() -> dict[int | None, list[int]]:
+    """Every region's children's ids, by parent id (None: the top level)."""
     children: dict[int | None, list[int]] = {}
-    for rid, parent in rows:
+    for rid, parent in db.session.execute(select(Region.id, Region.parent_id)):
         children.setdefault(parent, []).append(rid)
+    return children
+
+
+def region_with_descendants(region_id: int,
+                            children: dict[int | None, list[int]] | None = None) -> list[int]:
+    """Return ``region_id`` and the ids of every region that rolls up into it."""
+    children = region_children() if children is None else children
     out, todo = [], [region_id]
     while todo:
         rid = todo.pop()
