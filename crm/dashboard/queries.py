@@ -270,7 +270,10 @@ def by_region(base: ProjectFilters, as_of: date) -> Breakdown:
     rows = db.session.execute(
         apply_filters(select(group, stage, func.count(distinct(Project.id)))
                       .select_from(Project).join(tag, tag.c.project_id == Project.id)
-                      .where(tag.c.region_id.in_(list(group_of))),
+                      # "+ 0": not through the region index, so SQLite walks the
+                      # projects' narrow covering index and probes their tags, instead
+                      # of looking up the wide project row of every tag (≈ 2× slower).
+                      .where((tag.c.region_id + 0).in_(list(group_of))),
                       pipeline_filters(base, as_of))
         .group_by(group, stage)).all()
     for gid, s, n in rows:
