@@ -455,3 +455,46 @@ def test_reached_by_unit_from_the_monthly_table_or_its_own_query(app, world, sin
         if _reached(p, "signed", since, AS_OF):
             want[p.unit_id] = want.get(p.unit_id, 0) + 1
     assert {u: t.count for u, t in got.items()} == want
+
+
+def _settings(**days):
+    form = {"usd_rate": "7.1"}
+    for stage, (yellow, red) in lifecycle.DEFAULT_STALLED_THRESHOLDS.items():
+        form[f"{stage}_yellow"], form[f"{stage}_red"] = str(yellow), str(red)
+    form.update({k: str(v) for k, v in days.items()})
+    return form
+
+
+def test_admin_sets_the_stalled_thresholds_and_every_figure_follows(as_role, world):
+    before = q.stalled_counts(ProjectFilters(), AS_OF)["signed"]
+    assert before == {"yellow": 0, "red": 2}  # M and I past 180 days; D 41 days
+    admin = as_role("admin")
+    page = _page(admin, "/admin/settings")
+    assert re.search(r'name="signed_yellow"[^>]*value="90"', page)
+    response = admin.post("/admin/settings", data=_settings(signed_yellow=30,
+                                                            signed_red=400))
+    assert response.status_code == 302
+    db.session.rollback()
+    counts = q.stalled_counts(ProjectFilters(), AS_OF)["signed"]
+    # I (180 days) and M (302); D (41 days) is dropped by now, so it does not stall
+    assert counts == {"yellow": 2, "red": 0}
+    # the dashboard's link lists the same two
+    text = _page(as_role("leader"), f"/dashboard/?as_of={AS_OF}")
+    url = html.unescape(re.search(
+        r'<a class="stalled-yellow-text" href="([^"]+)" data-count="2">', text).group(1))
+    assert _list_total(as_role("leader"), url) == 2
+
+
+@pytest.mark.parametrize("days, message", [
+    ({"signed_yellow": 200, "signed_red": 100}, "已签约未开工：红灯天数必须大于黄灯天数"),
+    ({"lead_yellow": 0}, "在谈久未跟进：黄灯（天）"),
+    ({"started_red": "abc"}, "已开工未投产：红灯（天）"),
+])
+def test_bad_thresholds_are_refused_naming_the_field(as_role, world, days, message):
+    admin = as_role("admin")
+    response = admin.post("/admin/settings", data=_settings(**days))
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    db.session.rollback()
+    from crm.reference.queries import stalled_thresholds
+    assert stalled_thresholds() == lifecycle.DEFAULT_STALLED_THRESHOLDS

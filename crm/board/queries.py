@@ -15,6 +15,7 @@ from crm.clock import LOCAL_TZ
 from crm.extensions import db
 from crm.models import CNY, USD, Project, Visit, visit_project
 from crm.projects.queries import ProjectFilters, filtered_ids_stmt
+from crm.reference.queries import stalled_thresholds
 
 CARDS_PER_COLUMN = 30  # the rest of a column is one click away on the project list
 
@@ -117,11 +118,11 @@ def _local_date(stamp: datetime) -> date:
     return stamp.replace(tzinfo=timezone.utc).astimezone(LOCAL_TZ).date()
 
 
-def board_columns(filters: ProjectFilters, day: date,
-                  thresholds=lifecycle.DEFAULT_STALLED_THRESHOLDS) -> list[Column]:
+def board_columns(filters: ProjectFilters, day: date, thresholds=None) -> list[Column]:
     """The board on ``day``: a column per stage of the live projects ``filters`` select,
     with totals and the longest-waiting cards, each with its days in the stage and its
     stalled level (a lead's from its latest visit or its creation, as on the home page)."""
+    thresholds = thresholds or stalled_thresholds()
     live = live_ids_stmt(filters)
     columns = {s: Column(s) for s in lifecycle.STAGES}
     for stage, count, cny, usd in db.session.execute(column_totals_stmt(live)):

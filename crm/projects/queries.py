@@ -13,7 +13,7 @@ from crm.extensions import db
 from crm.models import (MAJOR_PROJECT_WAN, USD, Change, Project, StageChange, Visit,
                         project_region, visit_project)
 from crm.projects.search import match_condition
-from crm.reference.queries import region_with_descendants, usd_rate
+from crm.reference.queries import region_with_descendants, stalled_thresholds, usd_rate
 
 
 @dataclass(frozen=True)
@@ -107,11 +107,11 @@ def stalled_since(stage: str, day: date, days: int):
     return and_(_created_by(cutoff), Project.id.not_in(visited_between(cutoff, day)))
 
 
-def stalled_level_condition(stage: str, level: str, day: date,
-                            thresholds=lifecycle.DEFAULT_STALLED_THRESHOLDS):
+def stalled_level_condition(stage: str, level: str, day: date, thresholds=None):
     """SQL: a project known to be at ``stage`` on ``day`` is stalled at ``level``
-    ("yellow": past the first threshold only; "red": past the second; "any")."""
-    yellow, red = thresholds[stage]
+    ("yellow": past the first threshold only; "red": past the second; "any"), by the
+    admin-set thresholds unless ``thresholds`` are given."""
+    yellow, red = (thresholds or stalled_thresholds())[stage]
     if level == "red":
         return stalled_since(stage, day, red)
     if level == "yellow":
@@ -119,10 +119,10 @@ def stalled_level_condition(stage: str, level: str, day: date,
     return stalled_since(stage, day, yellow)
 
 
-def stalled_condition(level: str, day: date, stage: str | None = None,
-                      thresholds=lifecycle.DEFAULT_STALLED_THRESHOLDS):
+def stalled_condition(level: str, day: date, stage: str | None = None, thresholds=None):
     """SQL: the project was stalled on ``day`` at ``level`` (lifecycle.stalled_level in
     SQL), optionally only at ``stage``. Only active projects stall."""
+    thresholds = thresholds or stalled_thresholds()
     kinds = [s for s in ([stage] if stage else thresholds) if s in thresholds]
     parts = [and_(stage_on_condition(s, day), stalled_level_condition(s, level, day,
                                                                       thresholds))
@@ -269,12 +269,13 @@ def stalled_projects(user, today) -> list[tuple[Project, str, int]]:
         select(Project, last_visit)
         .where(Project.officer_id == user.id, Project.status == lifecycle.ACTIVE,
                Project.stage != lifecycle.AT_CAPACITY)).all()
-    out = []
+    out, thresholds = [], stalled_thresholds()
     for project, visited in rows:
         milestone = project.milestone(project.stage) if project.stage != lifecycle.LEAD else None
         activity = max(d for d in (visited, project.created_at.date()) if d is not None)
         since = milestone.start if milestone else activity
-        level = lifecycle.stalled_level(project.stage, project.status, since, activity, today)
+        level = lifecycle.stalled_level(project.stage, project.status, since, activity, today,
+                                        thresholds)
         if level:
             out.append((project, level, (today - since).days))
     return sorted(out, key=lambda r: (r[1] != "red", -r[2]))

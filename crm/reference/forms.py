@@ -4,6 +4,7 @@ from wtforms import BooleanField, DecimalField, IntegerField, SelectField, Strin
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from crm.forms import StrictForm
+from crm.lifecycle import STALLED_LABELS
 
 
 class ReferenceItemForm(StrictForm):
@@ -21,8 +22,30 @@ class RegionForm(ReferenceItemForm):
     parent_id = SelectField(_l("上级分组"), coerce=int)
 
 
+def _days(label):
+    return IntegerField(label, validators=[DataRequired(), NumberRange(min=1, max=3650)])
+
+
 class SettingsForm(StrictForm):
-    """Admin-set values."""
+    """Admin-set values: the USD rate and the stalled thresholds (days)."""
 
     usd_rate = DecimalField(_l("美元兑人民币汇率"), places=4,
                             validators=[DataRequired(), NumberRange(min=0.01, max=100)])
+    signed_yellow = _days(_l("已签约未开工：黄灯（天）"))
+    signed_red = _days(_l("已签约未开工：红灯（天）"))
+    started_yellow = _days(_l("已开工未投产：黄灯（天）"))
+    started_red = _days(_l("已开工未投产：红灯（天）"))
+    producing_yellow = _days(_l("已投产未达产：黄灯（天）"))
+    producing_red = _days(_l("已投产未达产：红灯（天）"))
+    lead_yellow = _days(_l("在谈久未跟进：黄灯（天）"))
+    lead_red = _days(_l("在谈久未跟进：红灯（天）"))
+
+    def load_thresholds(self, thresholds: dict[str, tuple[int, int]]) -> None:
+        """Show the current thresholds."""
+        for stage, (yellow, red) in thresholds.items():
+            self[f"{stage}_yellow"].data, self[f"{stage}_red"].data = yellow, red
+
+    def thresholds(self) -> dict[str, tuple[int, int]]:
+        """The thresholds as typed: stage → (yellow, red)."""
+        return {stage: (self[f"{stage}_yellow"].data, self[f"{stage}_red"].data)
+                for stage in STALLED_LABELS}

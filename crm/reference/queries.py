@@ -5,6 +5,7 @@ from flask import g, has_request_context
 from sqlalchemy import select
 
 from crm.extensions import db
+from crm.lifecycle import DEFAULT_STALLED_THRESHOLDS
 from crm.models import Industry, Region, Setting, Unit
 
 USD_RATE_KEY = "usd_cny_rate"
@@ -75,13 +76,38 @@ def region_with_descendants(region_id: int,
     return out
 
 
+def _per_request(name: str, load):
+    """``load()``, remembered for the request: a dashboard reads settings in dozens of
+    figures (services that change a setting forget it: ``g.pop(name)``)."""
+    if not has_request_context():
+        return load()
+    if name not in g:
+        setattr(g, name, load())
+    return g.get(name)
+
+
 def usd_rate() -> Decimal:
-    """Return the admin-set USD→CNY rate used where one combined figure is shown (read
-    once per request: a dashboard uses it in dozens of figures)."""
-    if has_request_context() and "usd_rate" in g:
-        return g.usd_rate
-    value = db.session.scalar(select(Setting.value).where(Setting.key == USD_RATE_KEY))
-    rate = Decimal(value) if value else DEFAULT_USD_RATE
-    if has_request_context():
-        g.usd_rate = rate
-    return rate
+    """Return the admin-set USD→CNY rate used where one combined figure is shown."""
+    def load():
+        value = db.session.scalar(select(Setting.value).where(Setting.key == USD_RATE_KEY))
+        return Decimal(value) if value else DEFAULT_USD_RATE
+    return _per_request("usd_rate", load)
+
+
+def stalled_threshold_key(stage: str, level: str) -> str:
+    """The setting that holds one stalled threshold (days)."""
+    return f"stalled_{stage}_{level}"
+
+
+def stalled_thresholds() -> dict[str, tuple[int, int]]:
+    """The admin-set stalled thresholds: stage → (yellow days, red days); the DESIGN.md
+    defaults where none is set."""
+    def load():
+        stored = dict(db.session.execute(select(Setting.key, Setting.value).where(
+            Setting.key.startswith("stalled_", autoescape=True))).all())
+        out = {}
+        for stage, (yellow, red) in DEFAULT_STALLED_THRESHOLDS.items():
+            out[stage] = (int(stored.get(stalled_threshold_key(stage, "yellow"), yellow)),
+                          int(stored.get(stalled_threshold_key(stage, "red"), red)))
+        return out
+    return _per_request("stalled_thresholds", load)

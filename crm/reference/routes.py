@@ -9,8 +9,9 @@ from crm.extensions import db
 from crm.models import Industry, Region, Unit
 from crm.reference import bp
 from crm.reference.forms import ReferenceItemForm, RegionForm, SettingsForm
-from crm.reference.queries import industries_stmt, regions_stmt, units_stmt, usd_rate
-from crm.reference.services import save_reference_item, set_usd_rate
+from crm.reference.queries import (industries_stmt, regions_stmt, stalled_thresholds,
+                                   units_stmt, usd_rate)
+from crm.reference.services import save_reference_item, set_stalled_thresholds, set_usd_rate
 
 # kind in the URL → (model, list statement, title)
 KINDS = {
@@ -74,13 +75,13 @@ def _item_form(kind: str, item_id: int | None):
 @bp.route("/settings", methods=["GET", "POST"])
 @policy.require(policy.MANAGE_REFERENCE)
 def settings():
-    """Edit admin-set values such as the USD→CNY rate."""
+    """Edit admin-set values: the USD→CNY rate and the stalled thresholds."""
     form = SettingsForm()
     if not form.is_submitted():
         form.usd_rate.data = usd_rate()
-    if form.validate_on_submit():
-        set_usd_rate(form.usd_rate.data)
-        db.session.commit()
+        form.load_thresholds(stalled_thresholds())
+    if form.validate_on_submit() and commit_or_report(form, lambda: (
+            set_usd_rate(form.usd_rate.data), set_stalled_thresholds(form.thresholds()))):
         flash(_("已保存"), "success")
         return redirect(url_for("reference.settings"))
     return render_template("reference/settings.html", form=form), form_status(form)

@@ -6,9 +6,10 @@ from sqlalchemy import func, select
 
 from crm.errors import RulesBroken
 from crm.extensions import db
-from crm.lifecycle import N_, RuleError
+from crm.lifecycle import N_, STALLED_LABELS, RuleError
 from crm.models import Region, Setting
-from crm.reference.queries import USD_RATE_KEY, region_with_descendants
+from crm.reference.queries import (USD_RATE_KEY, region_with_descendants,
+                                   stalled_threshold_key)
 
 
 def save_reference_item(model, item, name: str, sort_order: int | None, active: bool,
@@ -37,12 +38,30 @@ def save_reference_item(model, item, name: str, sort_order: int | None, active: 
     return item
 
 
+def _set(key: str, value: str) -> None:
+    setting = db.session.get(Setting, key)
+    if setting is None:
+        setting = Setting(key=key, value="")
+        db.session.add(setting)
+    setting.value = value
+
+
 def set_usd_rate(rate: Decimal) -> None:
     """Store the USD→CNY rate."""
-    setting = db.session.get(Setting, USD_RATE_KEY)
-    if setting is None:
-        setting = Setting(key=USD_RATE_KEY, value="")
-        db.session.add(setting)
-    setting.value = str(rate)
+    _set(USD_RATE_KEY, str(rate))
     db.session.flush()
     g.pop("usd_rate", None)  # this request's cached rate (reference.queries.usd_rate)
+
+
+def set_stalled_thresholds(thresholds: dict[str, tuple[int, int]]) -> None:
+    """Store the stalled thresholds: stage → (yellow days, red days), yellow < red."""
+    errors = [RuleError(f"{stage}_red", N_("%(kind)s：红灯天数必须大于黄灯天数"),
+                        {"kind": STALLED_LABELS[stage]})
+              for stage, (yellow, red) in thresholds.items() if not 0 < yellow < red]
+    if errors:
+        raise RulesBroken(errors)
+    for stage, (yellow, red) in thresholds.items():
+        _set(stalled_threshold_key(stage, "yellow"), str(yellow))
+        _set(stalled_threshold_key(stage, "red"), str(red))
+    db.session.flush()
+    g.pop("stalled_thresholds", None)
