@@ -54,6 +54,7 @@ def stage_figures(live: q.Pipeline, base: ProjectFilters, as_of: date
 
 
 def funnel_chart(stages: list[tuple[str, Figure]]) -> list[dict]:
+    """The funnel's pieces: count, combined 亿元 and the list behind each stage."""
     return [{"name": _(lifecycle.STAGE_LABELS[s]), "value": f.totals.count,
              "amount": _yi(f.totals.combined_wan), "url": f.url} for s, f in stages]
 

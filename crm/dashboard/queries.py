@@ -93,12 +93,14 @@ class Totals:
 
     @classmethod
     def from_row(cls, row) -> Totals:
+        """Totals from the columns of ``_amount_columns`` in a result row."""
         count, cny, usd, combined, major = row
         return cls(int(count or 0), Decimal(cny or 0), Decimal(usd or 0),
                    Decimal(combined or 0), int(major or 0))
 
     @property
     def combined_yi(self) -> Decimal:
+        """The combined amount in 亿元."""
         return self.combined_wan / WAN_PER_YI
 
 
@@ -478,6 +480,7 @@ class Completion:
 
     @property
     def ratio(self) -> Decimal:
+        """Completion: the figure over the target."""
         return Decimal(self.actual) / self.target.value if self.target.value else Decimal(0)
 
     @property
