@@ -70,10 +70,12 @@ def test_log_from_a_project_page_prefills_company_and_project(as_role, factory, 
 
 
 @pytest.mark.parametrize("overrides,label", [
-    ({"visited_on": str(today() + timedelta(days=1))}, "走访日期"),
+    # dates relative to today are built when the test runs, not when it is collected
+    # (a run across the zone's midnight would otherwise test "tomorrow" = today)
+    (lambda: {"visited_on": str(today() + timedelta(days=1))}, "走访日期"),
     ({"visited_on": "1999-12-31"}, "走访日期"),
     ({"visited_on": "2024-02-30"}, "走访日期"),
-    ({"follow_up_on": str(today() - timedelta(days=1))}, "跟进日期"),
+    (lambda: {"follow_up_on": str(today() - timedelta(days=1))}, "跟进日期"),
     ({"kind": "meeting"}, "方式"),
     ({"company_name": ""}, "投资方"),
     ({"company_name": "名" * 201}, "投资方"),
@@ -81,14 +83,15 @@ def test_log_from_a_project_page_prefills_company_and_project(as_role, factory, 
     ({"participant_ids": ["99999"]}, "我方人员"),
     ({"project_ids": ["99999"]}, "涉及项目"),
     ({"led_by_leader": "y", "leader_name": ""}, "带队领导"),
-    ({"trip_destination": "上海", "trip_start": str(today()),
-      "trip_end": str(today() - timedelta(days=2))}, "返回日期"),
+    (lambda: {"trip_destination": "上海", "trip_start": str(today()),
+              "trip_end": str(today() - timedelta(days=2))}, "返回日期"),
     ({"trip_destination": "上海", "trip_start": "", "trip_end": ""}, "外出招商"),
     ({"unit_id": "2"}, "unit_id"),
     ({"created_by_id": "1"}, "created_by_id"),
 ])
 def test_bad_visit_input_is_refused(as_role, overrides, label):
     client = as_role("officer")
+    overrides = overrides() if callable(overrides) else overrides
     response = client.post("/visits/new", data=visit_form(**overrides))
     assert response.status_code == 400
     assert label in errors_of(response)
