@@ -12,6 +12,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+def local_date(stamp: datetime) -> date:
+    """The zone's calendar day of a stored (naive UTC) timestamp."""
+    return stamp.replace(tzinfo=timezone.utc).astimezone(LOCAL_TZ).date()
+
+
 def today() -> date:
     """Return today's date in the zone's local time."""
     return datetime.now(LOCAL_TZ).date()

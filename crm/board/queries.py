@@ -4,17 +4,19 @@ first — a fixed number of queries however many projects there are."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Numeric, Select, case, func, select, type_coerce, union_all
+from sqlalchemy import Select, case, func, select, union_all
 from sqlalchemy.orm import selectinload
 
 from crm import lifecycle
-from crm.clock import LOCAL_TZ
+from crm.clock import local_date
+from crm.dashboard.queries import Totals, amount_columns
 from crm.extensions import db
-from crm.models import CNY, USD, Project, Visit, visit_project
-from crm.projects.queries import ProjectFilters, filtered_ids_stmt
+from crm.models import Project, Visit, visit_project
+from crm.projects.queries import (ProjectFilters, filtered_ids_stmt, milestone_col,
+                                  stalled_state)
 from crm.reference.queries import stalled_thresholds
 
 CARDS_PER_COLUMN = 30  # the rest of a column is one click away on the project list
@@ -52,18 +54,11 @@ def live_ids_stmt(filters: ProjectFilters) -> Select:
     return filtered_ids_stmt(filters).where(Project.status != lifecycle.DROPPED)
 
 
-def _sum_in(currency: str):
-    amount = case((Project.investment_currency == currency, Project.investment_amount),
-                  else_=0)
-    return type_coerce(func.coalesce(func.sum(amount), 0), Numeric(24, 4))
-
-
 def column_totals_stmt(live: Select) -> Select:
-    """Per stage: the number of ``live``'s projects, their CNY total (万元) and their
-    USD total (万美元)."""
+    """Per stage: the number of ``live``'s projects and their amounts (the dashboard's
+    ``amount_columns``: CNY 万元, USD 万美元, …)."""
     # The same FROM and WHERE as the list (not ``id IN (…)``) so the stage index applies.
-    return (live.with_only_columns(Project.stage, func.count(Project.id), _sum_in(CNY),
-                                   _sum_in(USD))
+    return (live.with_only_columns(Project.stage, *amount_columns())
             .group_by(Project.stage))
 
 
@@ -73,17 +68,13 @@ def column_totals_stmt(live: Select) -> Select:
 _ANY_DATE = date(1900, 1, 1)
 
 
-def _milestone_col(stage: str):
-    return getattr(Project, lifecycle.MILESTONE_FIELDS[stage])
-
-
 def _longest_waiting_stmt(live: Select, stage: str, limit: int) -> Select:
     """SELECT the ids of ``live``'s ``limit`` projects longest in ``stage``."""
     if stage == lifecycle.LEAD:
         # A lead's time in the stage is its age, and ids grow with creation: oldest
         # first is id order, which the (stage, status, id) index already holds.
         return live.where(Project.stage == stage).order_by(Project.id).limit(limit)
-    col = _milestone_col(stage)
+    col = milestone_col(stage)
     # A project past ``lead`` always has its stage's date (the gate asks for it).
     return (live.where(Project.stage == stage, col >= _ANY_DATE)
             .order_by(col, Project.id).limit(limit))
@@ -98,7 +89,7 @@ def cards_stmt(live: Select, limit: int = CARDS_PER_COLUMN) -> Select:
     shown = union_all(*[select(_longest_waiting_stmt(live, s, limit).subquery().c.id)
                         for s in lifecycle.STAGES]).subquery()
     stage_order = case({s: i for i, s in enumerate(lifecycle.STAGES)}, value=Project.stage)
-    since = case(*[(Project.stage == s, _milestone_col(s)) for s in lifecycle.STAGES[1:]])
+    since = case(*[(Project.stage == s, milestone_col(s)) for s in lifecycle.STAGES[1:]])
     return (select(Project).join(shown, shown.c.id == Project.id)
             .options(selectinload(Project.company), selectinload(Project.unit),
                      selectinload(Project.regions))
@@ -113,11 +104,6 @@ def last_visits_stmt(project_ids: list[int]) -> Select:
             .group_by(visit_project.c.project_id))
 
 
-def _local_date(stamp: datetime) -> date:
-    """The zone's calendar day of a stored (naive UTC) timestamp."""
-    return stamp.replace(tzinfo=timezone.utc).astimezone(LOCAL_TZ).date()
-
-
 def board_columns(filters: ProjectFilters, day: date, thresholds=None) -> list[Column]:
     """The board on ``day``: a column per stage of the live projects ``filters`` select,
     with totals and the longest-waiting cards, each with its days in the stage and its
@@ -125,22 +111,19 @@ def board_columns(filters: ProjectFilters, day: date, thresholds=None) -> list[C
     thresholds = thresholds or stalled_thresholds()
     live = live_ids_stmt(filters)
     columns = {s: Column(s) for s in lifecycle.STAGES}
-    for stage, count, cny, usd in db.session.execute(column_totals_stmt(live)):
-        columns[stage].count, columns[stage].cny_wan, columns[stage].usd_wan = (
-            count, Decimal(cny or 0), Decimal(usd or 0))
+    for row in db.session.execute(column_totals_stmt(live)):
+        t = Totals.from_row(row[1:])
+        columns[row[0]].count, columns[row[0]].cny_wan, columns[row[0]].usd_wan = (
+            t.count, t.cny_wan, t.usd_wan)
     projects = db.session.scalars(cards_stmt(live)).all()
     lead_ids = [p.id for p in projects if p.stage == lifecycle.LEAD]
     visited = dict(db.session.execute(last_visits_stmt(lead_ids)).all()) if lead_ids else {}
     for project in projects:
-        created = _local_date(project.created_at)
+        level, since = stalled_state(project, visited.get(project.id), day, thresholds)
+        # A lead's time in its stage is its age (its stalled level counts from its
+        # latest visit).
         if project.stage == lifecycle.LEAD:
-            since = created
-            activity = max(d for d in (visited.get(project.id), created) if d is not None)
-        else:
-            milestone = project.milestone(project.stage)
-            since, activity = (milestone.start if milestone else None), None
-        level = lifecycle.stalled_level(project.stage, project.status, since, activity, day,
-                                        thresholds)
+            since = local_date(project.created_at)
         days = (day - since).days if since else None
         columns[project.stage].cards.append(Card(project, days, level))
     return list(columns.values())

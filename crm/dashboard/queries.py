@@ -22,7 +22,7 @@ from crm.lifecycle import N_
 from crm.models import (CNY, MAJOR_PROJECT_WAN, USD, CoordinationIssue, Industry, Project,
                         Region, StageChange, Unit, project_region)
 from crm.projects.queries import (ProjectFilters, apply_filters, cny_equivalent,
-                                  stage_on_expr, stalled_level_condition)
+                                  milestone_col, stage_on_expr, stalled_level_condition)
 from crm.reference.queries import region_with_descendants, usd_rate
 
 WAN_PER_YI = Decimal(10000)
@@ -68,7 +68,7 @@ def _sum(expr):
     return type_coerce(func.coalesce(func.sum(expr), 0), Numeric(24, 4))
 
 
-def _amount_columns():
+def amount_columns():
     """count, CNY total (万元), USD total (万美元), combined (万元 at the set rate), and the
     number of major projects (≥ 10亿元 combined)."""
     combined = cny_equivalent()
@@ -93,7 +93,7 @@ class Totals:
 
     @classmethod
     def from_row(cls, row) -> Totals:
-        """Totals from the columns of ``_amount_columns`` in a result row."""
+        """Totals from the columns of ``amount_columns`` in a result row."""
         count, cny, usd, combined, major = row
         return cls(int(count or 0), Decimal(cny or 0), Decimal(usd or 0),
                    Decimal(combined or 0), int(major or 0))
@@ -130,7 +130,7 @@ def stalled_filters(base: ProjectFilters, as_of: date, level: str,
 def totals(filters: ProjectFilters) -> Totals:
     """Count and amounts of the projects ``filters`` select."""
     return Totals.from_row(db.session.execute(
-        apply_filters(select(*_amount_columns()), filters)).one())
+        apply_filters(select(*amount_columns()), filters)).one())
 
 
 # ---------------------------------------------------------------- tiles
@@ -197,14 +197,9 @@ def pipeline(base: ProjectFilters, as_of: date) -> Pipeline:
     stage = stage_on_expr(as_of)
     rows = db.session.execute(
         apply_filters(select(Project.unit_id, Project.industry_id, stage,
-                             *_amount_columns()), pipeline_filters(base, as_of))
+                             *amount_columns()), pipeline_filters(base, as_of))
         .group_by(Project.unit_id, Project.industry_id, stage)).all()
     return Pipeline({(r[0], r[1], r[2]): Totals.from_row(r[3:]) for r in rows})
-
-
-def pipeline_by_stage(base: ProjectFilters, as_of: date) -> dict[str, Totals]:
-    """The live pipeline on ``as_of``, by the stage each project was at then."""
-    return pipeline(base, as_of).by_stage()
 
 
 UNSPECIFIED = N_("未指定")
@@ -304,12 +299,12 @@ def _by_month_and_unit(base: ProjectFilters, stage: str, until: date
     memo = g.setdefault("by_month_and_unit", {}) if has_request_context() else {}
     key = (base, stage, until)
     if key not in memo:
-        col = getattr(Project, lifecycle.MILESTONE_FIELDS[stage])
+        col = milestone_col(stage)
         # "YYYY-MM" of the ISO date text: cheaper per row than extracting year and month
         # (SQLite stores dates as that text; PostgreSQL casts them to it).
         month = func.substr(cast(col, String), 1, 7)
         rows = db.session.execute(
-            apply_filters(select(month, Project.unit_id, *_amount_columns()),
+            apply_filters(select(month, Project.unit_id, *amount_columns()),
                           reached_filters(base, stage,
                                           Period("months", series_start(until), until)))
             .group_by(month, Project.unit_id)).all()
@@ -344,7 +339,7 @@ def reached_by_unit(base: ProjectFilters, stage: str, p: Period) -> dict[int | N
                 out[unit] = _add([out.get(unit, Totals()), t])
         return out
     rows = db.session.execute(
-        apply_filters(select(Project.unit_id, *_amount_columns()),
+        apply_filters(select(Project.unit_id, *amount_columns()),
                       reached_filters(base, stage, p))
         .group_by(Project.unit_id)).all()
     return {row[0]: Totals.from_row(row[1:]) for row in rows}
@@ -378,7 +373,7 @@ def stalled_list(base: ProjectFilters, as_of: date, limit: int = 10
     milestone index from the oldest date and stops at ``limit``."""
     found = []
     for s in (lifecycle.SIGNED, lifecycle.STARTED, lifecycle.PRODUCING):
-        since = getattr(Project, lifecycle.MILESTONE_FIELDS[s])
+        since = milestone_col(s)
         found += [(since_on, pid, s) for pid, since_on in db.session.execute(
             apply_filters(select(Project.id, since), stalled_filters(base, as_of, "any", s))
             .order_by(since, Project.id).limit(limit))]

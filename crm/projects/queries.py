@@ -8,7 +8,7 @@ from sqlalchemy import Select, and_, case, exists, false, func, not_, or_, selec
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm import lifecycle
-from crm.clock import LOCAL_TZ, today
+from crm.clock import LOCAL_TZ, local_date, today
 from crm.extensions import db
 from crm.models import (MAJOR_PROJECT_WAN, USD, Change, Project, StageChange, Visit,
                         project_region, visit_project)
@@ -44,7 +44,8 @@ class ProjectFilters:
 STALLED_LEVELS = ("yellow", "red", "any")
 
 
-def _milestone_col(stage: str):
+def milestone_col(stage: str):
+    """The project column holding ``stage``'s milestone date."""
     return getattr(Project, lifecycle.MILESTONE_FIELDS[stage])
 
 
@@ -83,9 +84,9 @@ def stage_on_condition(stage: str, day: date, computed: bool = False):
     later = lifecycle.STAGES[i + 1] if i + 1 < len(lifecycle.STAGES) else None
     conds = []
     if stage != lifecycle.LEAD:
-        conds.append(_milestone_col(stage) <= day)
+        conds.append(milestone_col(stage) <= day)
     if later:
-        col = _milestone_col(later)
+        col = milestone_col(later)
         conds.append(or_(col.is_(None), col > day))
     return and_(*conds)
 
@@ -103,7 +104,7 @@ def stalled_since(stage: str, day: date, days: int):
     since its milestone, or for a lead since its latest visit (or its creation)."""
     cutoff = day - timedelta(days=days)
     if stage != lifecycle.LEAD:
-        return _milestone_col(stage) <= cutoff
+        return milestone_col(stage) <= cutoff
     return and_(_created_by(cutoff), Project.id.not_in(visited_between(cutoff, day)))
 
 
@@ -135,7 +136,7 @@ def stage_on_expr(day: date, computed: bool = False):
     """SQL expression: the project's stage on ``day``."""
     if is_current(day) and not computed:
         return Project.stage
-    return case(*[(_milestone_col(s) <= day, s) for s in reversed(lifecycle.STAGES[1:])],
+    return case(*[(milestone_col(s) <= day, s) for s in reversed(lifecycle.STAGES[1:])],
                 else_=lifecycle.LEAD)
 
 
@@ -171,7 +172,7 @@ def apply_filters(stmt: Select, filters: ProjectFilters) -> Select:
         stmt = stmt.where(stalled_condition(filters.stalled, filters.as_of or today(),
                                             filters.stage))
     if filters.milestone in lifecycle.MILESTONE_FIELDS:
-        col = _milestone_col(filters.milestone)
+        col = milestone_col(filters.milestone)
         stmt = stmt.where(col.is_not(None))
         if filters.since:
             stmt = stmt.where(col >= filters.since)
@@ -257,6 +258,19 @@ def milestone_timeline(project: Project) -> list[dict]:
             for i, s in enumerate(lifecycle.STAGES)]
 
 
+def stalled_state(project: Project, last_visit: date | None, day: date,
+                  thresholds) -> tuple[str | None, date | None]:
+    """A project's stalled level on ``day`` and the day it counts from: its stage's
+    milestone, or for a lead its latest visit or its creation."""
+    if project.stage == lifecycle.LEAD:
+        since = max(d for d in (last_visit, local_date(project.created_at)) if d is not None)
+    else:
+        milestone = project.milestone(project.stage)
+        since = milestone.start if milestone else None
+    return (lifecycle.stalled_level(project.stage, project.status, since, since, day,
+                                    thresholds), since)
+
+
 def stalled_projects(user, today) -> list[tuple[Project, str, int]]:
     """The user's active projects that are stalled by the lifecycle's rules, reddest and
     longest first: (project, "yellow"/"red", days since the stage began or the lead was
@@ -271,11 +285,7 @@ def stalled_projects(user, today) -> list[tuple[Project, str, int]]:
                Project.stage != lifecycle.AT_CAPACITY)).all()
     out, thresholds = [], stalled_thresholds()
     for project, visited in rows:
-        milestone = project.milestone(project.stage) if project.stage != lifecycle.LEAD else None
-        activity = max(d for d in (visited, project.created_at.date()) if d is not None)
-        since = milestone.start if milestone else activity
-        level = lifecycle.stalled_level(project.stage, project.status, since, activity, today,
-                                        thresholds)
+        level, since = stalled_state(project, visited, today, thresholds)
         if level:
             out.append((project, level, (today - since).days))
     return sorted(out, key=lambda r: (r[1] != "red", -r[2]))
