@@ -7,8 +7,8 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from flask_login import UserMixin
-from sqlalchemy import (Boolean, CheckConstraint, Column, Date, DateTime, ForeignKey, Index,
-                        Integer, Numeric, String, Table, Text, text)
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, Date, DateTime,
+                        ForeignKey, Index, Integer, Numeric, String, Table, Text, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -196,6 +196,9 @@ class Project(db.Model):
     at_capacity_on: Mapped[date | None] = mapped_column(Date)
     at_capacity_on_precision: Mapped[str | None] = mapped_column(String(5))
     notes: Mapped[str] = mapped_column(Text, default="")
+    # The latest visit's date (crm/visits/services.py keeps it): a lead is stale when
+    # neither it nor the creation is recent.
+    last_visit_on: Mapped[date | None] = mapped_column(Date)
     # Normalised name and investor for the text search (crm/projects/search.py).
     search_text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -231,8 +234,9 @@ class Project(db.Model):
         *[Index(f"ix_project_{m}_cover", m, "stage", "status", "unit_id", "industry_id",
                 "investment_currency", "investment_amount")
           for m in lifecycle.MILESTONE_FIELDS.values()],
-        # ... leads by age (the stale ones) ...
-        Index("ix_project_stage_created", "stage", "status", "created_at", "unit_id"),
+        # ... leads by age (the stale ones, on a past day and today) ...
+        Index("ix_project_stage_created", "stage", "status", "created_at", "last_visit_on",
+              "unit_id", "industry_id"),
         # ... and the largest projects, walked from the top per currency.
         Index("ix_project_currency_amount", "investment_currency", "investment_amount"),
     )
@@ -258,6 +262,36 @@ class Project(db.Model):
 
     def __str__(self):
         return self.name
+
+
+class PipelineCell(db.Model):
+    """Running totals of the projects, kept by crm/dashboard/cube.py in the transaction of
+    every project write, so that the dashboard sums a few hundred cells instead of
+    scanning every project. A cell is (kind, region, month, unit, industry, stage):
+
+    - "now": the live pipeline (month 0); "live": its change in a month (a project
+      entering or leaving a stage, or dropped), so the pipeline at a past month end is
+      "now" minus the changes after it; "reached": projects whose stage's milestone falls
+      in the month (new signings, starts …, dropped ones included);
+    - region 0 holds every project, any other region the projects tagged with it or a
+      region under it (each once); unit or industry 0 means none.
+
+    Amounts are whole 元 / 美元 (exact integer sums); ``major`` counts projects of 10亿元
+    or more at the USD rate the cells were built with (a new rate rebuilds them)."""
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    region_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[int] = mapped_column(Integer, primary_key=True)   # YYYYMM, 0 for "now"
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    industry_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stage: Mapped[str] = mapped_column(String(12), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    cny: Mapped[int] = mapped_column(BigInteger, default=0)
+    usd: Mapped[int] = mapped_column(BigInteger, default=0)
+    major: Mapped[int] = mapped_column(Integer, default=0)
+
+    # The rows lie in key order: a kind and region's months are one contiguous range.
+    __table_args__ = {"sqlite_with_rowid": False}
 
 
 class ProjectToken(db.Model):

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from crm import lifecycle
 from crm.clock import LOCAL_TZ, today
 from crm.dashboard import queries as q
+from crm.visits.services import sync_last_visit
 from crm.extensions import db
 from crm.lifecycle import parse_partial_date
 from crm.models import Industry, Project, Target, Visit, visit_project
@@ -100,6 +101,7 @@ def world(factory, users):
         db.session.flush()
         db.session.execute(visit_project.insert().values(visit_id=visit.id,
                                                          project_id=made[key].id))
+    sync_last_visit(None)   # the visits were linked past the visit service
     db.session.commit()
     return made
 

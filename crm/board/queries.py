@@ -7,14 +7,14 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Select, case, func, select, union_all
+from sqlalchemy import Select, case, select, union_all
 from sqlalchemy.orm import selectinload
 
 from crm import lifecycle
 from crm.clock import local_date
 from crm.dashboard.queries import Totals, amount_columns
 from crm.extensions import db
-from crm.models import Project, Visit, visit_project
+from crm.models import Project
 from crm.projects.queries import (ProjectFilters, filtered_ids_stmt, milestone_col,
                                   stalled_state)
 from crm.reference.queries import stalled_thresholds
@@ -96,14 +96,6 @@ def cards_stmt(live: Select, limit: int = CARDS_PER_COLUMN) -> Select:
             .order_by(stage_order, since, Project.id))
 
 
-def last_visits_stmt(project_ids: list[int]) -> Select:
-    """(project id, date of its latest visit) for the given projects that have one."""
-    return (select(visit_project.c.project_id, func.max(Visit.visited_on))
-            .join(Visit, Visit.id == visit_project.c.visit_id)
-            .where(visit_project.c.project_id.in_(project_ids))
-            .group_by(visit_project.c.project_id))
-
-
 def board_columns(filters: ProjectFilters, day: date, thresholds=None) -> list[Column]:
     """The board on ``day``: a column per stage of the live projects ``filters`` select,
     with totals and the longest-waiting cards, each with its days in the stage and its
@@ -116,10 +108,8 @@ def board_columns(filters: ProjectFilters, day: date, thresholds=None) -> list[C
         columns[row[0]].count, columns[row[0]].cny_wan, columns[row[0]].usd_wan = (
             t.count, t.cny_wan, t.usd_wan)
     projects = db.session.scalars(cards_stmt(live)).all()
-    lead_ids = [p.id for p in projects if p.stage == lifecycle.LEAD]
-    visited = dict(db.session.execute(last_visits_stmt(lead_ids)).all()) if lead_ids else {}
     for project in projects:
-        level, since = stalled_state(project, visited.get(project.id), day, thresholds)
+        level, since = stalled_state(project, day, thresholds)
         # A lead's time in its stage is its age (its stalled level counts from its
         # latest visit).
         if project.stage == lifecycle.LEAD:

@@ -17,6 +17,7 @@ from sqlalchemy import Numeric, String, case, cast, distinct, func, select, type
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm import lifecycle
+from crm.dashboard import cube
 from crm.extensions import db
 from crm.lifecycle import N_
 from crm.models import (CNY, MAJOR_PROJECT_WAN, USD, CoordinationIssue, Industry, Project,
@@ -97,6 +98,13 @@ class Totals:
         count, cny, usd, combined, major = row
         return cls(int(count or 0), Decimal(cny or 0), Decimal(usd or 0),
                    Decimal(combined or 0), int(major or 0))
+
+    @classmethod
+    def from_cells(cls, row) -> Totals:
+        """Totals from summed cells (n, 元, 美元, major): crm/dashboard/cube.py."""
+        n, cny, usd, major = (int(v or 0) for v in row)
+        cny_wan, usd_wan = Decimal(cny) / 10000, Decimal(usd) / 10000
+        return cls(n, cny_wan, usd_wan, cny_wan + usd_wan * usd_rate(), major)
 
     @property
     def combined_yi(self) -> Decimal:
@@ -194,6 +202,9 @@ class Pipeline:
 
 def pipeline(base: ProjectFilters, as_of: date) -> Pipeline:
     """The live pipeline on ``as_of`` grouped by unit, industry and the stage then."""
+    if cube.covers(base, as_of):
+        return Pipeline({(r[0] or None, r[1] or None, r[2]): Totals.from_cells(r[3:])
+                         for r in cube.live(base, as_of, ("unit_id", "industry_id", "stage"))})
     stage = stage_on_expr(as_of)
     rows = db.session.execute(
         apply_filters(select(Project.unit_id, Project.industry_id, stage,
@@ -260,6 +271,13 @@ def by_region(base: ProjectFilters, as_of: date) -> Breakdown:
     out = Breakdown("region")
     if not group_of:
         return out
+    if cube.covers(base, as_of):
+        rows = cube.live(base, as_of, ("region_id", "stage"), [gid for gid, _, _ in groups])
+        for gid, s, n, *_ in rows:
+            if n:
+                out.cells.setdefault(gid, {})[s] = Totals(count=n)
+        out.keys = [(g, name) for g, name, _ in groups if g in out.cells]
+        return out
     # An alias: the region filter's own EXISTS over project_region must not correlate.
     tag = project_region.alias("tag")
     group = case(group_of, value=tag.c.region_id)
@@ -298,6 +316,10 @@ def _by_month_and_unit(base: ProjectFilters, stage: str, until: date
     and the ranking all take their sums. Remembered for the request."""
     memo = g.setdefault("by_month_and_unit", {}) if has_request_context() else {}
     key = (base, stage, until)
+    if key not in memo and cube.covers(base, until):
+        memo[key] = {(m // 100, m % 100, unit or None): Totals.from_cells(r)
+                     for m, unit, *r in cube.reached(base, stage, series_start(until), until,
+                                                      ("month", "unit_id"))}
     if key not in memo:
         col = milestone_col(stage)
         # "YYYY-MM" of the ISO date text: cheaper per row than extracting year and month
@@ -488,19 +510,15 @@ def completion(targets, as_of: date) -> list[Completion]:
     """Each target of as_of's year against its year-to-date figure (the target's unit,
     and region for region signings; the dashboard's other filters do not apply).
 
-    One query per stage grouped by unit serves every unit's and the zone's targets;
-    only region targets need one query each."""
+    One query per stage (and region) grouped by unit serves every unit's and the
+    zone's targets."""
     p, share = period("year", as_of), pace(as_of)
     out = []
     for t in targets:
         f = metric_filters(ProjectFilters(unit_id=t.unit_id), t.metric, p, t.region_id)
-        stage = METRICS[t.metric][0]
-        if t.region_id is not None:
-            figures = totals(f)
-        else:
-            units = reached_by_unit(ProjectFilters(), stage, p)
-            figures = _add(units.values()) if t.unit_id is None else \
-                units.get(t.unit_id, Totals())
+        units = reached_by_unit(ProjectFilters(region_id=t.region_id), METRICS[t.metric][0], p)
+        figures = _add(units.values()) if t.unit_id is None else \
+            units.get(t.unit_id, Totals())
         out.append(Completion(t, Decimal(metric_value(t.metric, figures)), f, share))
     return out
 

@@ -101,10 +101,15 @@ def visited_between(after: date, until: date) -> Select:
 
 def stalled_since(stage: str, day: date, days: int):
     """SQL: a project at ``stage`` on ``day`` has been waiting at least ``days`` days:
-    since its milestone, or for a lead since its latest visit (or its creation)."""
+    since its milestone, or for a lead since its latest visit (or its creation). No
+    visit lies in the future, so for today the stored latest visit date says it."""
     cutoff = day - timedelta(days=days)
     if stage != lifecycle.LEAD:
         return milestone_col(stage) <= cutoff
+    if is_current(day):
+        # (coalesce, not "IS NULL OR": one pass over the covering index, no row lookups)
+        return and_(_created_by(cutoff), func.coalesce(Project.last_visit_on, date.min)
+                    <= cutoff)
     return and_(_created_by(cutoff), Project.id.not_in(visited_between(cutoff, day)))
 
 
@@ -258,12 +263,12 @@ def milestone_timeline(project: Project) -> list[dict]:
             for i, s in enumerate(lifecycle.STAGES)]
 
 
-def stalled_state(project: Project, last_visit: date | None, day: date,
-                  thresholds) -> tuple[str | None, date | None]:
-    """A project's stalled level on ``day`` and the day it counts from: its stage's
-    milestone, or for a lead its latest visit or its creation."""
+def stalled_state(project: Project, day: date, thresholds) -> tuple[str | None, date | None]:
+    """A project's stalled level on ``day`` (today) and the day it counts from: its
+    stage's milestone, or for a lead its latest visit or its creation."""
     if project.stage == lifecycle.LEAD:
-        since = max(d for d in (last_visit, local_date(project.created_at)) if d is not None)
+        since = max(d for d in (project.last_visit_on, local_date(project.created_at))
+                    if d is not None)
     else:
         milestone = project.milestone(project.stage)
         since = milestone.start if milestone else None
@@ -275,17 +280,13 @@ def stalled_projects(user, today) -> list[tuple[Project, str, int]]:
     """The user's active projects that are stalled by the lifecycle's rules, reddest and
     longest first: (project, "yellow"/"red", days since the stage began or the lead was
     last worked on). A lead's activity is its latest visit or its creation."""
-    last_visit = (select(func.max(Visit.visited_on))
-                  .join(visit_project, visit_project.c.visit_id == Visit.id)
-                  .where(visit_project.c.project_id == Project.id)
-                  .correlate(Project).scalar_subquery())
-    rows = db.session.execute(
-        select(Project, last_visit)
+    projects = db.session.scalars(
+        select(Project)
         .where(Project.officer_id == user.id, Project.status == lifecycle.ACTIVE,
                Project.stage != lifecycle.AT_CAPACITY)).all()
     out, thresholds = [], stalled_thresholds()
-    for project, visited in rows:
-        level, since = stalled_state(project, visited, today, thresholds)
+    for project in projects:
+        level, since = stalled_state(project, today, thresholds)
         if level:
             out.append((project, level, (today - since).days))
     return sorted(out, key=lambda r: (r[1] != "red", -r[2]))

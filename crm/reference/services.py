@@ -4,12 +4,13 @@ from decimal import Decimal
 from flask import g
 from sqlalchemy import func, select
 
+from crm.dashboard import cube
 from crm.errors import RulesBroken
 from crm.extensions import db
 from crm.lifecycle import N_, STALLED_LABELS, RuleError
-from crm.models import Region, Setting
+from crm.models import USD, Project, Region, Setting, project_region
 from crm.reference.queries import (USD_RATE_KEY, region_with_descendants,
-                                   stalled_threshold_key)
+                                   stalled_threshold_key, usd_rate)
 
 
 def save_reference_item(model, item, name: str, sort_order: int | None, active: bool,
@@ -32,9 +33,15 @@ def save_reference_item(model, item, name: str, sort_order: int | None, active: 
         item = model()
         db.session.add(item)
     item.name, item.sort_order, item.active = name, sort_order or 0, active
-    if model is Region:
-        item.parent_id = parent_id or None
-    db.session.flush()
+    moved = []
+    if model is Region and item.id is not None and item.parent_id != (parent_id or None):
+        # The projects tagged with it or below now count under other groups.
+        moved = db.session.scalars(select(project_region.c.project_id).distinct().where(
+            project_region.c.region_id.in_(region_with_descendants(item.id)))).all()
+    with cube.recounted(db.session.connection(), moved):
+        if model is Region:
+            item.parent_id = parent_id or None
+        db.session.flush()
     return item
 
 
@@ -48,8 +55,13 @@ def _set(key: str, value: str) -> None:
 
 def set_usd_rate(rate: Decimal) -> None:
     """Store the USD→CNY rate."""
-    _set(USD_RATE_KEY, str(rate))
-    db.session.flush()
+    # Which USD projects count as ≥ 10亿元 may change.
+    usd = db.session.scalars(select(Project.id).where(
+        Project.investment_currency == USD, Project.investment_amount.is_not(None))
+    ).all() if rate != usd_rate() else []
+    with cube.recounted(db.session.connection(), usd):
+        _set(USD_RATE_KEY, str(rate))
+        db.session.flush()
     g.pop("usd_rate", None)  # this request's cached rate (reference.queries.usd_rate)
 
 

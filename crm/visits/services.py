@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from crm.clock import today as local_today
@@ -15,7 +15,7 @@ from crm.errors import Conflict, RulesBroken, ServiceError
 from crm.extensions import db
 from crm.history import record_change, record_diff
 from crm.lifecycle import N_, RuleError
-from crm.models import VISIT_KIND_LABELS, Project, Unit, User, Visit
+from crm.models import VISIT_KIND_LABELS, Project, Unit, User, Visit, visit_project
 
 EARLIEST = date(2000, 1, 1)
 DUPLICATE_WINDOW_DAYS = 30
@@ -184,7 +184,30 @@ def log_visit(data: VisitData, user: User, idempotency_key: str | None = None,
     _close_follow_ups(visit)
     record_change("visit", visit.id, "created", "", visit.company.name, user)
     db.session.flush()
+    sync_last_visit([p.id for p in visit.projects], visited_on=visit.visited_on)
     return visit
+
+
+def sync_last_visit(project_ids: list[int] | None, visited_on: date | None = None) -> None:
+    """Bring ``Project.last_visit_on`` up to date for ``project_ids`` (None: every
+    project): with a new visit on ``visited_on``, the later of the two dates (a
+    comparison on the row itself, so two visits stored at once both count); else the
+    latest linked visit, recounted. A plain UPDATE: the projects' versions (edit
+    conflicts) stay as they are."""
+    if project_ids is not None and not project_ids:
+        return
+    project = Project.__table__
+    if visited_on is not None:
+        value = case((project.c.last_visit_on >= visited_on, project.c.last_visit_on),
+                     else_=visited_on)
+    else:
+        value = (select(func.max(Visit.visited_on))
+                 .join(visit_project, visit_project.c.visit_id == Visit.id)
+                 .where(visit_project.c.project_id == project.c.id).scalar_subquery())
+    stmt = update(project).values(last_visit_on=value)
+    if project_ids is not None:
+        stmt = stmt.where(project.c.id.in_(sorted(set(project_ids))))
+    db.session.execute(stmt)
 
 
 def _close_follow_ups(visit: Visit) -> None:
@@ -202,11 +225,12 @@ def update_visit(visit: Visit, data: VisitData, user: User,
     """Edit a visit; each changed field goes to the history."""
     if expected_version is not None and expected_version != visit.version:
         raise Conflict()
-    before = _snapshot(visit)
+    before, linked = _snapshot(visit), [p.id for p in visit.projects]
     with db.session.no_autoflush:
         _apply(visit, data, today or local_today())
     changed = record_diff("visit", visit.id, before, _snapshot(visit), user)
     db.session.flush()
+    sync_last_visit(linked + [p.id for p in visit.projects])
     return changed
 
 
