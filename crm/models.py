@@ -236,7 +236,7 @@ class Project(db.Model):
           for m in lifecycle.MILESTONE_FIELDS.values()],
         # ... leads by age (the stale ones, on a past day and today) ...
         Index("ix_project_stage_created", "stage", "status", "created_at", "last_visit_on",
-              "unit_id", "industry_id"),
+              "unit_id", "industry_id", "signed_on", "status_on"),
         # ... and the largest projects, walked from the top per currency.
         Index("ix_project_currency_amount", "investment_currency", "investment_amount"),
     )
@@ -272,19 +272,23 @@ class PipelineCell(db.Model):
     - "now": the live pipeline (month 0); "live": its change in a month (a project
       entering or leaving a stage, or dropped), so the pipeline at a past month end is
       "now" minus the changes after it; "reached": projects whose stage's milestone falls
-      in the month (new signings, starts …, dropped ones included);
+      in the month (new signings, starts …, dropped ones included); "stay" and
+      "stay_live": the same as "now" and "live" for the active projects at a signed,
+      started or producing stage, by the month that stage began (``since``: how long
+      they have been waiting, for the stalled counts);
     - region 0 holds every project, any other region the projects tagged with it or a
       region under it (each once); unit or industry 0 means none.
 
     Amounts are whole 元 / 美元 (exact integer sums); ``major`` counts projects of 10亿元
     or more at the USD rate the cells were built with (a new rate rebuilds them)."""
 
-    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12), primary_key=True)
     region_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     month: Mapped[int] = mapped_column(Integer, primary_key=True)   # YYYYMM, 0 for "now"
     unit_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     industry_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     stage: Mapped[str] = mapped_column(String(12), primary_key=True)
+    since: Mapped[int] = mapped_column(Integer, primary_key=True)   # YYYYMM, "stay" only
     n: Mapped[int] = mapped_column(Integer, default=0)
     cny: Mapped[int] = mapped_column(BigInteger, default=0)
     usd: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -12,7 +12,8 @@ from sqlalchemy.orm import selectinload
 
 from crm import lifecycle
 from crm.clock import local_date
-from crm.dashboard.queries import Totals, amount_columns
+from crm.dashboard import cube
+from crm.dashboard.queries import Totals, amount_columns, pipeline
 from crm.extensions import db
 from crm.models import Project
 from crm.projects.queries import (ProjectFilters, filtered_ids_stmt, milestone_col,
@@ -103,10 +104,13 @@ def board_columns(filters: ProjectFilters, day: date, thresholds=None) -> list[C
     thresholds = thresholds or stalled_thresholds()
     live = live_ids_stmt(filters)
     columns = {s: Column(s) for s in lifecycle.STAGES}
-    for row in db.session.execute(column_totals_stmt(live)):
-        t = Totals.from_row(row[1:])
-        columns[row[0]].count, columns[row[0]].cny_wan, columns[row[0]].usd_wan = (
-            t.count, t.cny_wan, t.usd_wan)
+    if cube.covers(filters, day):   # the dashboard's live pipeline, from its totals
+        totals = pipeline(filters, day).by_stage().items()
+    else:
+        totals = ((row[0], Totals.from_row(row[1:]))
+                  for row in db.session.execute(column_totals_stmt(live)))
+    for s, t in totals:
+        columns[s].count, columns[s].cny_wan, columns[s].usd_wan = t.count, t.cny_wan, t.usd_wan
     projects = db.session.scalars(cards_stmt(live)).all()
     for project in projects:
         level, since = stalled_state(project, day, thresholds)

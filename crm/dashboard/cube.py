@@ -33,13 +33,13 @@ from crm.models import (MAJOR_PROJECT_WAN, USD, PipelineCell, Project, Region, S
 from crm.projects.queries import ProjectFilters, is_current
 from crm.reference.queries import DEFAULT_USD_RATE, USD_RATE_KEY
 
-NOW, LIVE, REACHED = "now", "live", "reached"
+NOW, LIVE, REACHED, STAY, STAY_LIVE = "now", "live", "reached", "stay", "stay_live"
 ALL = 0          # the region of every project; unit / industry "none"
 CHUNK = 500      # ids per IN (…) list
 
 cell = PipelineCell.__table__
 MEASURES = ("n", "cny", "usd", "major")
-KEY = ("kind", "region_id", "month", "unit_id", "industry_id", "stage")
+KEY = ("kind", "region_id", "month", "unit_id", "industry_id", "stage", "since")
 
 # What a project's cells depend on: a flush changing none of these leaves them alone.
 TRACKED = ("stage", "status", "status_on", "created_at", "unit_id", "unit", "industry_id",
@@ -67,11 +67,13 @@ def _stage_at(milestones: dict[str, int], month: int) -> str:
 
 def project_events(row, rate: Decimal) -> tuple[list[tuple], tuple]:
     """One project's cell changes and what it adds to each: ([(kind, month, stage,
-    ±1)], (unit, industry, 元, 美元, major)), ``row`` holding _COLUMNS.
+    since, ±1)], (unit, industry, 元, 美元, major)), ``row`` holding _COLUMNS.
 
     The live pipeline at a month end follows queries.live_on and stage_on_expr: the
     project is in it from the month it was created (or, imported history, signed) until
-    the month it was dropped, at the furthest milestone reached by then."""
+    the month it was dropped, at the furthest milestone reached by then. While an
+    active project waits at a signed, started or producing stage, the "stay" cells
+    also hold it under the month that stage began (its stalled age)."""
     (_, status, status_on, created_at, unit_id, industry_id, amount, currency,
      *dates) = row
     milestones = {s: month_key(d) for s, d in zip(lifecycle.MILESTONE_FIELDS, dates)
@@ -82,7 +84,14 @@ def project_events(row, rate: Decimal) -> tuple[list[tuple], tuple]:
         cny, usd = (int(amount * 10000), 0) if currency != USD else (0, int(amount * 10000))
         major = int((amount * rate if currency == USD else amount) >= MAJOR_PROJECT_WAN)
     what = (unit_id or 0, industry_id or 0, cny, usd, major)
-    events = [(REACHED, m, s, 1) for s, m in milestones.items()]
+    events = [(REACHED, m, s, 0, 1) for s, m in milestones.items()]
+    waits = status == lifecycle.ACTIVE
+
+    def move(month, stage, sign):
+        events.append((LIVE, month, stage, 0, sign))
+        if waits and stage != lifecycle.LEAD:
+            events.append((STAY_LIVE, month, stage, milestones[stage], sign))
+
     starts = [month_key(local_date(created_at))] if created_at is not None else []
     if lifecycle.SIGNED in milestones:
         starts.append(milestones[lifecycle.SIGNED])
@@ -97,12 +106,14 @@ def project_events(row, rate: Decimal) -> tuple[list[tuple], tuple]:
         new = None if end is not None and m >= end else _stage_at(milestones, m)
         if new != state:
             if state is not None:
-                events.append((LIVE, m, state, -1))
+                move(m, state, -1)
             if new is not None:
-                events.append((LIVE, m, new, 1))
+                move(m, new, 1)
             state = new
     if state is not None:
-        events.append((NOW, 0, state, 1))
+        events.append((NOW, 0, state, 0, 1))
+        if waits and state != lifecycle.LEAD:
+            events.append((STAY, 0, state, milestones[state], 1))
     return events, what
 
 
@@ -110,9 +121,9 @@ def _add_cells(total: dict, events: list[tuple], what: tuple, regions, sign: int
     """Add (``sign`` 1) or take away (-1) a project's events in each of its regions."""
     unit, industry, cny, usd, major = what
     for r in regions:
-        for kind, month, stage, s in events:
+        for kind, month, stage, since, s in events:
             s *= sign
-            key = (kind, r, month, unit, industry, stage)
+            key = (kind, r, month, unit, industry, stage, since)
             t = total.get(key)
             if t is None:
                 total[key] = [s, s * cny, s * usd, s * major]
@@ -125,14 +136,21 @@ def _add_cells(total: dict, events: list[tuple], what: tuple, regions, sign: int
 
 # ---------------------------------------------------------------- reading the projects
 
+# The USD rate and the region tree are read FOR SHARE (PostgreSQL; SQLite writers are
+# serialised anyway): a region move or a new rate, which lock their row FOR UPDATE and
+# recount the projects they touch, then waits for project writes in flight, and project
+# writes wait for it, so no write counts a project under a tree or rate being replaced.
+
 def _rate(conn) -> Decimal:
-    value = conn.scalar(select(Setting.value).where(Setting.key == USD_RATE_KEY))
+    value = conn.scalar(select(Setting.value).where(Setting.key == USD_RATE_KEY)
+                        .with_for_update(read=True))
     return Decimal(value) if value else DEFAULT_USD_RATE
 
 
 def _ancestors(conn) -> dict[int, list[int]]:
     """Each region with the regions above it."""
-    parent = dict(conn.execute(select(Region.id, Region.parent_id)).all())
+    parent = dict(conn.execute(select(Region.id, Region.parent_id)
+                               .with_for_update(read=True)).all())
     out = {}
     for rid in parent:
         chain, r = [], rid
@@ -262,30 +280,33 @@ def _sums(sign=1):
     return tuple(func.sum(sign * cell.c[m]) for m in MEASURES)
 
 
-def live(base: ProjectFilters, day: date, by: tuple, regions: list[int] | None = None):
+def live(base: ProjectFilters, day: date, by: tuple, regions: list[int] | None = None,
+         waiting: bool = False):
     """Rows of ``by`` + (n, cny, usd, major): the live pipeline on ``day`` (covered),
-    "now" less the changes of the months after ``day``'s."""
+    "now" less the changes of the months after ``day``'s; ``waiting``: only its active
+    signed, started and producing projects (the "stay" cells, by ``since``)."""
+    now, changes = (STAY, STAY_LIVE) if waiting else (NOW, LIVE)
     if is_current(day):
-        sign, when = 1, cell.c.kind == NOW
+        sign, when = 1, cell.c.kind == now
     else:
-        sign = case((cell.c.kind == NOW, 1), else_=-1)
-        when = or_(cell.c.kind == NOW,
-                   and_(cell.c.kind == LIVE, cell.c.month > month_key(day)))
+        sign = case((cell.c.kind == now, 1), else_=-1)
+        when = or_(cell.c.kind == now,
+                   and_(cell.c.kind == changes, cell.c.month > month_key(day)))
     cols = [cell.c[c] for c in by]
     return _nonzero(db.session.execute(
         _narrow(select(*cols, *_sums(sign)).where(when), base, regions).group_by(*cols)),
         len(by))
 
 
-def reached(base: ProjectFilters, stage: str, since: date, until: date, by: tuple):
-    """Rows of ``by`` + (n, cny, usd, major): the projects that reached ``stage`` in the
-    months from ``since``'s to ``until``'s (``until`` covered)."""
+def reached(base: ProjectFilters, stage: str | None, since: date, until: date, by: tuple):
+    """Rows of ``by`` + (n, cny, usd, major): the projects that reached ``stage`` (None:
+    any) in the months from ``since``'s to ``until``'s (``until`` covered)."""
     cols = [cell.c[c] for c in by]
-    return _nonzero(db.session.execute(_narrow(
-        select(*cols, *_sums()).where(cell.c.kind == REACHED, cell.c.stage == stage,
-                                      cell.c.month.between(month_key(since),
-                                                           month_key(until))), base)
-        .group_by(*cols)), len(by))
+    stmt = select(*cols, *_sums()).where(
+        cell.c.kind == REACHED, cell.c.month.between(month_key(since), month_key(until)))
+    if stage is not None:
+        stmt = stmt.where(cell.c.stage == stage)
+    return _nonzero(db.session.execute(_narrow(stmt, base).group_by(*cols)), len(by))
 
 
 def _nonzero(rows, n_keys: int) -> list:

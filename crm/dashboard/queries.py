@@ -13,7 +13,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from flask import g, has_request_context
-from sqlalchemy import Numeric, String, case, cast, distinct, func, select, type_coerce
+from sqlalchemy import (Numeric, String, and_, case, cast, distinct, func, or_, select,
+                        type_coerce)
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm import lifecycle
@@ -21,10 +22,11 @@ from crm.dashboard import cube
 from crm.extensions import db
 from crm.lifecycle import N_
 from crm.models import (CNY, MAJOR_PROJECT_WAN, USD, CoordinationIssue, Industry, Project,
-                        Region, StageChange, Unit, project_region)
+                        Region, StageChange, Unit, Visit, project_region, visit_project)
 from crm.projects.queries import (ProjectFilters, apply_filters, cny_equivalent,
-                                  milestone_col, stage_on_expr, stalled_level_condition)
-from crm.reference.queries import region_with_descendants, usd_rate
+                                  created_by, is_current, milestone_col, stage_on_condition,
+                                  stage_on_expr, stalled_level_condition)
+from crm.reference.queries import region_with_descendants, stalled_thresholds, usd_rate
 
 WAN_PER_YI = Decimal(10000)
 
@@ -100,11 +102,12 @@ class Totals:
                    Decimal(combined or 0), int(major or 0))
 
     @classmethod
-    def from_cells(cls, row) -> Totals:
-        """Totals from summed cells (n, 元, 美元, major): crm/dashboard/cube.py."""
+    def from_cells(cls, row, rate: Decimal) -> Totals:
+        """Totals from summed cells (n, 元, 美元, major; crm/dashboard/cube.py), USD
+        combined at ``rate``."""
         n, cny, usd, major = (int(v or 0) for v in row)
         cny_wan, usd_wan = Decimal(cny) / 10000, Decimal(usd) / 10000
-        return cls(n, cny_wan, usd_wan, cny_wan + usd_wan * usd_rate(), major)
+        return cls(n, cny_wan, usd_wan, cny_wan + usd_wan * rate, major)
 
     @property
     def combined_yi(self) -> Decimal:
@@ -203,7 +206,8 @@ class Pipeline:
 def pipeline(base: ProjectFilters, as_of: date) -> Pipeline:
     """The live pipeline on ``as_of`` grouped by unit, industry and the stage then."""
     if cube.covers(base, as_of):
-        return Pipeline({(r[0] or None, r[1] or None, r[2]): Totals.from_cells(r[3:])
+        rate = usd_rate()
+        return Pipeline({(r[0] or None, r[1] or None, r[2]): Totals.from_cells(r[3:], rate)
                          for r in cube.live(base, as_of, ("unit_id", "industry_id", "stage"))})
     stage = stage_on_expr(as_of)
     rows = db.session.execute(
@@ -311,15 +315,12 @@ def series_start(until: date, months: int = SERIES_MONTHS) -> date:
 def _by_month_and_unit(base: ProjectFilters, stage: str, until: date
                        ) -> dict[tuple[int, int, int | None], Totals]:
     """Projects that reached ``stage`` in each of the SERIES_MONTHS months up to
-    ``until``, by (year, month, unit): one range of the milestone's covering index,
-    from which the monthly chart, the month / quarter / year-to-date tiles, the targets
-    and the ranking all take their sums. Remembered for the request."""
+    ``until``, by (year, month, unit), from the milestone dates (where the running
+    totals do not cover the filters): one range of the milestone's covering index, from
+    which the monthly chart, the month / quarter / year-to-date tiles, the targets and
+    the ranking all take their sums. Remembered for the request."""
     memo = g.setdefault("by_month_and_unit", {}) if has_request_context() else {}
     key = (base, stage, until)
-    if key not in memo and cube.covers(base, until):
-        memo[key] = {(m // 100, m % 100, unit or None): Totals.from_cells(r)
-                     for m, unit, *r in cube.reached(base, stage, series_start(until), until,
-                                                      ("month", "unit_id"))}
     if key not in memo:
         col = milestone_col(stage)
         # "YYYY-MM" of the ISO date text: cheaper per row than extracting year and month
@@ -340,11 +341,19 @@ def monthly_series(base: ProjectFilters, as_of: date
     """Signings and starts per month over the SERIES_MONTHS months ending with as_of's
     month: [(first day of month, {stage: Totals})], oldest first."""
     stages = (lifecycle.SIGNED, lifecycle.STARTED)
-    tables = {s: _by_month_and_unit(base, s, as_of) for s in stages}
-    series, day = [], series_start(as_of)
+    start = series_start(as_of)
+    if cube.covers(base, as_of):
+        rate = usd_rate()
+        cells = {(m // 100, m % 100, s): Totals.from_cells(r, rate) for m, s, *r in
+                 cube.reached(base, None, start, as_of, ("month", "stage"))}
+    else:
+        cells = {}
+        for s in stages:
+            for (y, m, _), t in _by_month_and_unit(base, s, as_of).items():
+                cells[(y, m, s)] = _add([cells.get((y, m, s), Totals()), t])
+    series, day = [], start
     while day <= as_of:
-        series.append((day, {s: _add(t for (y, m, _), t in tables[s].items()
-                                     if (y, m) == (day.year, day.month))
+        series.append((day, {s: cells.get((day.year, day.month, s), Totals())
                              for s in stages}))
         day = (day + timedelta(days=32)).replace(day=1)
     return series
@@ -353,18 +362,32 @@ def monthly_series(base: ProjectFilters, as_of: date
 def reached_by_unit(base: ProjectFilters, stage: str, p: Period) -> dict[int | None, Totals]:
     """Projects that reached ``stage`` within ``p``, by responsible unit: the months of
     the request's monthly table when ``p`` is whole months ending on its day (month,
-    quarter, year to date), else a query of its own."""
-    if p.since.day == 1 and p.since >= series_start(p.until):
-        out: dict[int | None, Totals] = {}
+    quarter, year to date), else a query of its own. Remembered for the request."""
+    memo = g.setdefault("reached_by_unit", {}) if has_request_context() else {}
+    key = (base, stage, p)
+    if key in memo:
+        return memo[key]
+    if p.since.day == 1 and cube.covers(base, p.until):
+        # Every stage of the period at once, from the running totals.
+        rate = usd_rate()
+        for s in TILE_STAGES:
+            memo[(base, s, p)] = {}
+        for unit, s, *r in cube.reached(base, None, p.since, p.until, ("unit_id", "stage")):
+            memo[(base, s, p)][unit or None] = Totals.from_cells(r, rate)
+    elif p.since.day == 1 and p.since >= series_start(p.until):
+        out: dict[int | None, list[Totals]] = {}
+        first = (p.since.year, p.since.month)
         for (y, m, unit), t in _by_month_and_unit(base, stage, p.until).items():
-            if date(y, m, 1) >= p.since:
-                out[unit] = _add([out.get(unit, Totals()), t])
-        return out
-    rows = db.session.execute(
-        apply_filters(select(Project.unit_id, *amount_columns()),
-                      reached_filters(base, stage, p))
-        .group_by(Project.unit_id)).all()
-    return {row[0]: Totals.from_row(row[1:]) for row in rows}
+            if (y, m) >= first:
+                out.setdefault(unit, []).append(t)
+        memo[key] = {unit: _add(ts) for unit, ts in out.items()}
+    else:
+        rows = db.session.execute(
+            apply_filters(select(Project.unit_id, *amount_columns()),
+                          reached_filters(base, stage, p))
+            .group_by(Project.unit_id)).all()
+        memo[key] = {row[0]: Totals.from_row(row[1:]) for row in rows}
+    return memo[key]
 
 
 def reached(base: ProjectFilters, stage: str, p: Period) -> Totals:
@@ -376,16 +399,77 @@ def reached(base: ProjectFilters, stage: str, p: Period) -> Totals:
 
 def stalled_counts(base: ProjectFilters, as_of: date) -> dict[str, dict[str, int]]:
     """Stalled projects on ``as_of``: counts[stage][level] for yellow and red, each the
-    count of what ``stalled_filters(base, as_of, level, stage)`` lists (one query per
-    stage: its red ones among those past the first threshold)."""
+    count of what ``stalled_filters(base, as_of, level, stage)`` lists.
+
+    Signed, started and producing projects come from the running totals when they
+    cover the day (those waiting since before the threshold's month) plus a query of
+    the threshold's own month, day by day; leads, and the rest, from one query per
+    stage (its red ones among those past the first threshold)."""
+    thresholds = stalled_thresholds()
+    covered = cube.covers(base, as_of)
+    if covered:
+        cutoffs = {(s, level): as_of - timedelta(days=days)
+                   for s, pair in thresholds.items() if s != lifecycle.LEAD
+                   for level, days in zip(("yellow", "red"), pair)}
+        waiting = _waiting_since(base, as_of, cutoffs)
     out = {}
     for s in lifecycle.DEFAULT_STALLED_THRESHOLDS:
-        red = _sum(case((stalled_level_condition(s, "red", as_of), 1), else_=0))
-        n, n_red = db.session.execute(apply_filters(
-            select(func.count(Project.id), red),
-            stalled_filters(base, as_of, "any", s))).one()
+        if s != lifecycle.LEAD and covered:
+            n, n_red = waiting[(s, "yellow")], waiting[(s, "red")]
+        elif s == lifecycle.LEAD and not is_current(as_of):
+            n, n_red = _stale_leads(base, as_of, *thresholds[s])
+        else:
+            red = _sum(case((stalled_level_condition(s, "red", as_of), 1), else_=0))
+            n, n_red = db.session.execute(apply_filters(
+                select(func.count(Project.id), red),
+                stalled_filters(base, as_of, "any", s))).one()
         out[s] = {"yellow": int(n) - int(n_red), "red": int(n_red)}
     return out
+
+
+def _stale_leads(base: ProjectFilters, as_of: date, yellow: int, red: int
+                 ) -> tuple[int, int]:
+    """Leads on a past day unvisited for ``yellow`` and for ``red`` days (what
+    ``stalled_since`` selects): those old enough, less those visited since the cutoff —
+    one pass over the visits of the longer window instead of a list per threshold."""
+    cut_y, cut_r = as_of - timedelta(days=yellow), as_of - timedelta(days=red)
+    leads = replace(pipeline_filters(base, as_of, lifecycle.LEAD), status=lifecycle.ACTIVE)
+    old_r = case((created_by(cut_r), 1), else_=0)
+    n_y, n_r = db.session.execute(apply_filters(
+        select(func.count(Project.id), func.coalesce(func.sum(old_r), 0)), leads)
+        .where(created_by(cut_y))).one()
+    visited = apply_filters(
+        select(Project.id, func.max(Visit.visited_on).label("last"), old_r.label("old_r"),
+               case((created_by(cut_y), 1), else_=0).label("old_y"))
+        .select_from(Visit).join(visit_project, visit_project.c.visit_id == Visit.id)
+        .join(Project, Project.id == visit_project.c.project_id)
+        .where(Visit.visited_on > cut_r, Visit.visited_on <= as_of), leads
+    ).group_by(Project.id).subquery()
+    v_y, v_r = db.session.execute(select(
+        func.coalesce(func.sum(case((visited.c.last > cut_y, visited.c.old_y), else_=0)), 0),
+        func.coalesce(func.sum(visited.c.old_r), 0))).one()
+    return int(n_y) - int(v_y), int(n_r) - int(v_r)
+
+
+def _waiting_since(base: ProjectFilters, as_of: date, cutoffs: dict[tuple, date]
+                   ) -> dict[tuple, int]:
+    """For each (stage, level) → cutoff: the active projects at that stage on ``as_of``
+    since the cutoff or before. The months before the cutoff's come from the running
+    totals; the cutoff's own month, day by day, from the milestone dates (one query,
+    a month's range of each milestone's index)."""
+    months: dict[str, dict[int, int]] = {}
+    for s, since, n, *_ in cube.live(base, as_of, ("stage", "since"), waiting=True):
+        months.setdefault(s, {})[since] = n
+    ranges = {key: and_(milestone_col(key[0]) >= cut.replace(day=1),
+                        milestone_col(key[0]) <= cut) for key, cut in cutoffs.items()}
+    in_month = db.session.execute(apply_filters(
+        select(*[_sum(case((and_(r, stage_on_condition(key[0], as_of)), 1), else_=0))
+                 for key, r in ranges.items()]),
+        replace(pipeline_filters(base, as_of), status=lifecycle.ACTIVE))
+        .where(or_(*ranges.values()))).one()
+    return {key: sum(n for since, n in months.get(key[0], {}).items()
+                     if since < cube.month_key(cut)) + int(extra)
+            for (key, cut), extra in zip(cutoffs.items(), in_month)}
 
 
 def stalled_list(base: ProjectFilters, as_of: date, limit: int = 10

@@ -49,7 +49,7 @@ def milestone_col(stage: str):
     return getattr(Project, lifecycle.MILESTONE_FIELDS[stage])
 
 
-def _created_by(day: date):
+def created_by(day: date):
     """SQL: the project existed by the end of ``day`` (local time; stored UTC)."""
     end = datetime.combine(day + timedelta(days=1), time(), LOCAL_TZ)
     return Project.created_at < end.astimezone(timezone.utc).replace(tzinfo=None)
@@ -72,20 +72,21 @@ def live_on(day: date, computed: bool = False):
         return Project.status != lifecycle.DROPPED
     dropped = and_(Project.status == lifecycle.DROPPED,
                    or_(Project.status_on.is_(None), Project.status_on <= day))
-    return and_(or_(Project.signed_on <= day, _created_by(day)), not_(dropped))
+    return and_(or_(Project.signed_on <= day, created_by(day)), not_(dropped))
 
 
 def stage_on_condition(stage: str, day: date, computed: bool = False):
-    """SQL: the project's stage on ``day`` was ``stage`` (lifecycle.stage_on in SQL),
-    written as ranges on the milestone columns so their indexes apply."""
+    """SQL: the project's stage on ``day`` was ``stage`` (lifecycle.stage_on and
+    stage_on_expr in SQL: its milestone reached by then and no later one), written as
+    ranges on the milestone columns so their indexes apply. Every later milestone is
+    tested: dates of coarser precision may be stored out of order (signed 2025-03,
+    producing "2025", kept as 2025-01-01)."""
     if is_current(day) and not computed:
         return Project.stage == stage
-    i = lifecycle.stage_index(stage)
-    later = lifecycle.STAGES[i + 1] if i + 1 < len(lifecycle.STAGES) else None
     conds = []
     if stage != lifecycle.LEAD:
         conds.append(milestone_col(stage) <= day)
-    if later:
+    for later in lifecycle.STAGES[lifecycle.stage_index(stage) + 1:]:
         col = milestone_col(later)
         conds.append(or_(col.is_(None), col > day))
     return and_(*conds)
@@ -108,9 +109,9 @@ def stalled_since(stage: str, day: date, days: int):
         return milestone_col(stage) <= cutoff
     if is_current(day):
         # (coalesce, not "IS NULL OR": one pass over the covering index, no row lookups)
-        return and_(_created_by(cutoff), func.coalesce(Project.last_visit_on, date.min)
+        return and_(created_by(cutoff), func.coalesce(Project.last_visit_on, date.min)
                     <= cutoff)
-    return and_(_created_by(cutoff), Project.id.not_in(visited_between(cutoff, day)))
+    return and_(created_by(cutoff), Project.id.not_in(visited_between(cutoff, day)))
 
 
 def stalled_level_condition(stage: str, level: str, day: date, thresholds=None):

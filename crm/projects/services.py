@@ -22,10 +22,13 @@ from crm.history import record_change, record_diff
 from crm.i18n import amount_text, format_number
 from crm.lifecycle import N_, PartialDate, RuleError
 from crm.projects import search
+from crm.visits.services import sync_last_visit
 from crm.models import (ADMIN, CNY, CURRENCIES, OFFICER, Industry, Project, Region,
                         StageChange, Unit, User, Visit)
 
 # Fields shown in the change history, with their labels.
+WHOLE_YUAN = Decimal("0.0001")   # of 万: amounts are kept to the 元 / 美元
+
 FIELD_LABELS = {
     "name": N_("项目名称"), "company": N_("投资方"), "regions": N_("来源地"),
     "industry": N_("产业类别"), "content": N_("建设内容"), "capacity": N_("产能"),
@@ -135,6 +138,11 @@ def _apply(project: Project, data: ProjectData, user: User | None) -> None:
     if data.investment_currency not in CURRENCIES:
         errors.append(RuleError("investment_unit", N_("%(field)s：无效的选择"),
                                 {"field": N_("金额单位")}))
+    amount = data.investment_amount
+    if amount is not None and amount != amount.quantize(WHOLE_YUAN):
+        # Amounts are kept in 万 with four decimals: to the 元 (or 美元).
+        errors.append(RuleError("investment_value", N_("%(field)s：最多精确到元"),
+                                {"field": FIELD_LABELS["investment"]}))
     if user is not None and user.role == OFFICER and (unit is None or unit.id != user.unit_id):
         errors.append(RuleError("unit_id", N_("%(field)s：只能选择本单位"),
                                 {"field": FIELD_LABELS["unit"]}))
@@ -207,6 +215,8 @@ def create_project(data: ProjectData, user: User | None,
         record_change("visit", visit.id, "projects", before,
                       "、".join(p.name for p in visit.projects), user)
     db.session.flush()
+    if visit is not None:
+        sync_last_visit([project.id], visited_on=visit.visited_on)
     return project
 
 

@@ -35,7 +35,9 @@ def save_reference_item(model, item, name: str, sort_order: int | None, active: 
     item.name, item.sort_order, item.active = name, sort_order or 0, active
     moved = []
     if model is Region and item.id is not None and item.parent_id != (parent_id or None):
-        # The projects tagged with it or below now count under other groups.
+        # The projects tagged with it or below now count under other groups (the row
+        # locked first: see crm/dashboard/cube.py).
+        db.session.execute(select(Region.id).where(Region.id == item.id).with_for_update())
         moved = db.session.scalars(select(project_region.c.project_id).distinct().where(
             project_region.c.region_id.in_(region_with_descendants(item.id)))).all()
     with cube.recounted(db.session.connection(), moved):
@@ -55,7 +57,10 @@ def _set(key: str, value: str) -> None:
 
 def set_usd_rate(rate: Decimal) -> None:
     """Store the USD→CNY rate."""
-    # Which USD projects count as ≥ 10亿元 may change.
+    # Which USD projects count as ≥ 10亿元 may change (the row locked first: see
+    # crm/dashboard/cube.py).
+    db.session.execute(select(Setting.key).where(Setting.key == USD_RATE_KEY)
+                       .with_for_update())
     usd = db.session.scalars(select(Project.id).where(
         Project.investment_currency == USD, Project.investment_amount.is_not(None))
     ).all() if rate != usd_rate() else []

@@ -19,23 +19,24 @@ depends_on = None
 
 def upgrade():
     op.create_table('pipeline_cell',
-    sa.Column('kind', sa.String(length=8), nullable=False),
+    sa.Column('kind', sa.String(length=12), nullable=False),
     sa.Column('region_id', sa.Integer(), nullable=False),
     sa.Column('month', sa.Integer(), nullable=False),
     sa.Column('unit_id', sa.Integer(), nullable=False),
     sa.Column('industry_id', sa.Integer(), nullable=False),
     sa.Column('stage', sa.String(length=12), nullable=False),
+    sa.Column('since', sa.Integer(), nullable=False),
     sa.Column('n', sa.Integer(), nullable=False),
     sa.Column('cny', sa.BigInteger(), nullable=False),
     sa.Column('usd', sa.BigInteger(), nullable=False),
     sa.Column('major', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('kind', 'region_id', 'month', 'unit_id', 'industry_id', 'stage', name=op.f('pk_pipeline_cell')),
+    sa.PrimaryKeyConstraint('kind', 'region_id', 'month', 'unit_id', 'industry_id', 'stage', 'since', name=op.f('pk_pipeline_cell')),
     sqlite_with_rowid=False
     )
     with op.batch_alter_table('project', schema=None) as batch_op:
         batch_op.add_column(sa.Column('last_visit_on', sa.Date(), nullable=True))
         batch_op.drop_index('ix_project_stage_created')
-        batch_op.create_index('ix_project_stage_created', ['stage', 'status', 'created_at', 'last_visit_on', 'unit_id', 'industry_id'], unique=False)
+        batch_op.create_index('ix_project_stage_created', ['stage', 'status', 'created_at', 'last_visit_on', 'unit_id', 'industry_id', 'signed_on', 'status_on'], unique=False)
     op.execute(
         "UPDATE project SET last_visit_on = (SELECT max(visit.visited_on) FROM visit "
         "JOIN visit_project ON visit_project.visit_id = visit.id "
