@@ -12,6 +12,7 @@ from crm.models import ROLES, Unit, User
 
 users_cli = AppGroup("users", help="Manage users.")
 demo_cli = AppGroup("demo", help="Demo data.")
+stats_cli = AppGroup("stats", help="The dashboard's running totals.")
 
 
 @users_cli.command("create")
@@ -60,7 +61,22 @@ def demo_load(if_empty):
                 click.echo(f"  {username:10} {role:8} {display} {unit or ''}")
 
 
+@stats_cli.command("rebuild")
+def stats_rebuild():
+    """Recompute the dashboard's running totals and each project's latest visit date
+    from the projects and visits (after rows were changed outside the app, e.g. a bulk
+    load in SQL; the app keeps both up to date itself)."""
+    from crm.dashboard.cube import rebuild
+    from crm.visits.services import sync_last_visit
+
+    sync_last_visit(None)
+    cells = rebuild(db.session.connection())
+    db.session.commit()
+    click.echo(f"rebuilt {cells} dashboard cells and every project's latest visit date")
+
+
 def register(app: Flask) -> None:
     """Attach the command groups to the app."""
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(stats_cli)

@@ -236,7 +236,8 @@ class Project(db.Model):
           for m in lifecycle.MILESTONE_FIELDS.values()],
         # ... leads by age (the stale ones, on a past day and today) ...
         Index("ix_project_stage_created", "stage", "status", "created_at", "last_visit_on",
-              "unit_id", "industry_id", "signed_on", "status_on"),
+              "unit_id", "industry_id", "status_on",
+              *lifecycle.MILESTONE_FIELDS.values()),
         # ... and the largest projects, walked from the top per currency.
         Index("ix_project_currency_amount", "investment_currency", "investment_amount"),
     )
@@ -277,7 +278,8 @@ class PipelineCell(db.Model):
       started or producing stage, by the month that stage began (``since``: how long
       they have been waiting, for the stalled counts);
     - region 0 holds every project, any other region the projects tagged with it or a
-      region under it (each once); unit or industry 0 means none.
+      region under it (each once); unit or industry 0 means none, and -1 (both) the
+      roll-up over every unit and industry.
 
     Amounts are whole 元 / 美元 (exact integer sums); ``major`` counts projects of 10亿元
     or more at the USD rate the cells were built with (a new rate rebuilds them)."""

@@ -66,7 +66,12 @@ def _assert_cells_equal_rebuild() -> dict:
 def _now_total(cells, region=cube.ALL, measure="n") -> int:
     """A measure of today's pipeline in one region, from the cells."""
     i = cube.MEASURES.index(measure)
-    return sum(m[i] for (kind, r, *_), m in cells.items() if kind == cube.NOW and r == region)
+    detail = sum(m[i] for (kind, r, _, unit, *_), m in cells.items()
+                 if kind == cube.NOW and r == region and unit != cube.ANY)
+    rolled_up = sum(m[i] for (kind, r, _, unit, *_), m in cells.items()
+                    if kind == cube.NOW and r == region and unit == cube.ANY)
+    assert detail == rolled_up   # the roll-up cells hold the sum of the detailed ones
+    return detail
 
 
 def _month_ends(day: date, *back: int) -> list[date]:
@@ -416,3 +421,24 @@ def test_an_amount_finer_than_a_yuan_is_refused(users):
     project = create_project(ProjectData(name="到元金额", investment_amount=Decimal("99999.9999")),
                              users["admin"])
     assert project.investment_amount == Decimal("99999.9999")
+
+
+def test_the_stats_rebuild_command_repairs_both(app, factory, users, day):
+    """After rows were changed outside the app, ``flask stats rebuild`` recomputes the
+    running totals and the latest visit dates."""
+    a = factory.project("甲")
+    log_visit(VisitData(visited_on=day - timedelta(days=5), kind="visit",
+                        company_name="某公司", project_ids=[a.id]), users["officer"])
+    db.session.commit()
+    kept = _cells()
+    db.session.execute(sa.update(PipelineCell).values(n=PipelineCell.n + 7))
+    db.session.execute(sa.update(Project).values(last_visit_on=None)
+                       .execution_options(synchronize_session=False))
+    db.session.commit()
+    assert _cells() != kept and _last_visits()[a.id] is None
+    result = app.test_cli_runner().invoke(args=["stats", "rebuild"])
+    assert result.exit_code == 0, result.output
+    assert "rebuilt" in result.output
+    db.session.expire_all()
+    assert _cells() == kept
+    assert _last_visits()[a.id] == day - timedelta(days=5)

@@ -35,6 +35,7 @@ from crm.reference.queries import DEFAULT_USD_RATE, USD_RATE_KEY
 
 NOW, LIVE, REACHED, STAY, STAY_LIVE = "now", "live", "reached", "stay", "stay_live"
 ALL = 0          # the region of every project; unit / industry "none"
+ANY = -1         # unit and industry of the roll-up cells: every unit and industry
 CHUNK = 500      # ids per IN (…) list
 
 cell = PipelineCell.__table__
@@ -123,15 +124,18 @@ def _add_cells(total: dict, events: list[tuple], what: tuple, regions, sign: int
     for r in regions:
         for kind, month, stage, since, s in events:
             s *= sign
-            key = (kind, r, month, unit, industry, stage, since)
-            t = total.get(key)
-            if t is None:
-                total[key] = [s, s * cny, s * usd, s * major]
-            else:
-                t[0] += s
-                t[1] += s * cny
-                t[2] += s * usd
-                t[3] += s * major
+            # Each cell by unit and industry, and rolled up over both (what a figure
+            # not split by them reads: a few rows instead of one per pair).
+            for key in ((kind, r, month, unit, industry, stage, since),
+                        (kind, r, month, ANY, ANY, stage, since)):
+                t = total.get(key)
+                if t is None:
+                    total[key] = [s, s * cny, s * usd, s * major]
+                else:
+                    t[0] += s
+                    t[1] += s * cny
+                    t[2] += s * usd
+                    t[3] += s * major
 
 
 # ---------------------------------------------------------------- reading the projects
@@ -266,18 +270,24 @@ def covers(base: ProjectFilters, day: date) -> bool:
     return base == dims and (is_current(day) or (day + timedelta(days=1)).day == 1)
 
 
-def _narrow(stmt, base: ProjectFilters, regions: list[int] | None = None):
+def _narrow(stmt, base: ProjectFilters, by: tuple, regions: list[int] | None = None):
+    """The cells of ``base``'s region (or of ``regions``), unit and industry: the
+    roll-up cells when neither is filtered nor grouped ``by``, else the detailed ones."""
     stmt = stmt.where(cell.c.region_id.in_(regions) if regions is not None
                       else cell.c.region_id == (base.region_id or ALL))
-    if base.unit_id:
-        stmt = stmt.where(cell.c.unit_id == base.unit_id)
-    if base.industry_id:
-        stmt = stmt.where(cell.c.industry_id == base.industry_id)
-    return stmt
+    if not (base.unit_id or base.industry_id or {"unit_id", "industry_id"} & set(by)):
+        return stmt.where(cell.c.unit_id == ANY, cell.c.industry_id == ANY)
+    stmt = stmt.where(cell.c.unit_id == base.unit_id if base.unit_id
+                      else cell.c.unit_id != ANY)
+    return stmt.where(cell.c.industry_id == base.industry_id if base.industry_id
+                      else cell.c.industry_id != ANY)
 
 
-def _sums(sign=1):
-    return tuple(func.sum(sign * cell.c[m]) for m in MEASURES)
+# The measures summed (built once): as they are, or with the changes after a day
+# taken away from today's cells.
+_SUMS = tuple(func.sum(cell.c[m]) for m in MEASURES)
+_SUMS_BACK = tuple(func.sum(case((cell.c.kind.in_((NOW, STAY)), 1), else_=-1) * cell.c[m])
+                   for m in MEASURES)
 
 
 def live(base: ProjectFilters, day: date, by: tuple, regions: list[int] | None = None,
@@ -287,14 +297,14 @@ def live(base: ProjectFilters, day: date, by: tuple, regions: list[int] | None =
     signed, started and producing projects (the "stay" cells, by ``since``)."""
     now, changes = (STAY, STAY_LIVE) if waiting else (NOW, LIVE)
     if is_current(day):
-        sign, when = 1, cell.c.kind == now
+        sums, when = _SUMS, cell.c.kind == now
     else:
-        sign = case((cell.c.kind == now, 1), else_=-1)
+        sums = _SUMS_BACK
         when = or_(cell.c.kind == now,
                    and_(cell.c.kind == changes, cell.c.month > month_key(day)))
     cols = [cell.c[c] for c in by]
     return _nonzero(db.session.execute(
-        _narrow(select(*cols, *_sums(sign)).where(when), base, regions).group_by(*cols)),
+        _narrow(select(*cols, *sums).where(when), base, by, regions).group_by(*cols)),
         len(by))
 
 
@@ -302,11 +312,11 @@ def reached(base: ProjectFilters, stage: str | None, since: date, until: date, b
     """Rows of ``by`` + (n, cny, usd, major): the projects that reached ``stage`` (None:
     any) in the months from ``since``'s to ``until``'s (``until`` covered)."""
     cols = [cell.c[c] for c in by]
-    stmt = select(*cols, *_sums()).where(
+    stmt = select(*cols, *_SUMS).where(
         cell.c.kind == REACHED, cell.c.month.between(month_key(since), month_key(until)))
     if stage is not None:
         stmt = stmt.where(cell.c.stage == stage)
-    return _nonzero(db.session.execute(_narrow(stmt, base).group_by(*cols)), len(by))
+    return _nonzero(db.session.execute(_narrow(stmt, base, by).group_by(*cols)), len(by))
 
 
 def _nonzero(rows, n_keys: int) -> list:

@@ -36,7 +36,7 @@ def upgrade():
     with op.batch_alter_table('project', schema=None) as batch_op:
         batch_op.add_column(sa.Column('last_visit_on', sa.Date(), nullable=True))
         batch_op.drop_index('ix_project_stage_created')
-        batch_op.create_index('ix_project_stage_created', ['stage', 'status', 'created_at', 'last_visit_on', 'unit_id', 'industry_id', 'signed_on', 'status_on'], unique=False)
+        batch_op.create_index('ix_project_stage_created', ['stage', 'status', 'created_at', 'last_visit_on', 'unit_id', 'industry_id', 'status_on', 'signed_on', 'started_on', 'producing_on', 'at_capacity_on'], unique=False)
     op.execute(
         "UPDATE project SET last_visit_on = (SELECT max(visit.visited_on) FROM visit "
         "JOIN visit_project ON visit_project.visit_id = visit.id "
