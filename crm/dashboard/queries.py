@@ -22,9 +22,9 @@ from crm.dashboard import cube
 from crm.extensions import db
 from crm.lifecycle import N_
 from crm.models import (CNY, MAJOR_PROJECT_WAN, USD, CoordinationIssue, Industry, Project,
-                        Region, StageChange, Unit, Visit, project_region, visit_project)
+                        Region, StageChange, Unit, project_region)
 from crm.projects.queries import (ProjectFilters, apply_filters, cny_equivalent,
-                                  created_by, is_current, milestone_col, stage_on_condition,
+                                  milestone_col, stage_on_condition,
                                   stage_on_expr, stalled_level_condition)
 from crm.reference.queries import region_with_descendants, stalled_thresholds, usd_rate
 
@@ -416,8 +416,6 @@ def stalled_counts(base: ProjectFilters, as_of: date) -> dict[str, dict[str, int
     for s in lifecycle.DEFAULT_STALLED_THRESHOLDS:
         if s != lifecycle.LEAD and covered:
             n, n_red = waiting[(s, "yellow")], waiting[(s, "red")]
-        elif s == lifecycle.LEAD and not is_current(as_of):
-            n, n_red = _stale_leads(base, as_of, *thresholds[s])
         else:
             red = _sum(case((stalled_level_condition(s, "red", as_of), 1), else_=0))
             n, n_red = db.session.execute(apply_filters(
@@ -425,30 +423,6 @@ def stalled_counts(base: ProjectFilters, as_of: date) -> dict[str, dict[str, int
                 stalled_filters(base, as_of, "any", s))).one()
         out[s] = {"yellow": int(n) - int(n_red), "red": int(n_red)}
     return out
-
-
-def _stale_leads(base: ProjectFilters, as_of: date, yellow: int, red: int
-                 ) -> tuple[int, int]:
-    """Leads on a past day unvisited for ``yellow`` and for ``red`` days (what
-    ``stalled_since`` selects): those old enough, less those visited since the cutoff —
-    one pass over the visits of the longer window instead of a list per threshold."""
-    cut_y, cut_r = as_of - timedelta(days=yellow), as_of - timedelta(days=red)
-    leads = replace(pipeline_filters(base, as_of, lifecycle.LEAD), status=lifecycle.ACTIVE)
-    old_r = case((created_by(cut_r), 1), else_=0)
-    n_y, n_r = db.session.execute(apply_filters(
-        select(func.count(Project.id), func.coalesce(func.sum(old_r), 0)), leads)
-        .where(created_by(cut_y))).one()
-    visited = apply_filters(
-        select(Project.id, func.max(Visit.visited_on).label("last"), old_r.label("old_r"),
-               case((created_by(cut_y), 1), else_=0).label("old_y"))
-        .select_from(Visit).join(visit_project, visit_project.c.visit_id == Visit.id)
-        .join(Project, Project.id == visit_project.c.project_id)
-        .where(Visit.visited_on > cut_r, Visit.visited_on <= as_of), leads
-    ).group_by(Project.id).subquery()
-    v_y, v_r = db.session.execute(select(
-        func.coalesce(func.sum(case((visited.c.last > cut_y, visited.c.old_y), else_=0)), 0),
-        func.coalesce(func.sum(visited.c.old_r), 0))).one()
-    return int(n_y) - int(v_y), int(n_r) - int(v_r)
 
 
 def _waiting_since(base: ProjectFilters, as_of: date, cutoffs: dict[tuple, date]
@@ -509,13 +483,19 @@ def major_projects(base: ProjectFilters, as_of: date, limit: int = 10) -> list[P
     return found[:limit]
 
 
-def _of_projects(stmt, model, base: ProjectFilters):
+def _of_projects(stmt, model, base: ProjectFilters, walk: bool = True):
     """Narrow ``stmt`` over ``model`` (a table with project_id) to the projects ``base``
-    selects: a join walked from the model's own order, nothing to join without filters."""
+    selects. ``walk`` (a list with a LIMIT): a test of each row's project (EXISTS, by
+    its primary key), so the rows are walked in the model's own order and the walk
+    stops at the LIMIT (a join let SQLite start from the unit's projects and sort all
+    their rows); else (a count) a join, which reads the projects' narrow indexes."""
     f = replace(base, as_of=None, stage=None)
     if f == ProjectFilters():
         return stmt
-    return apply_filters(stmt.join(Project, Project.id == model.project_id), f)
+    if not walk:
+        return apply_filters(stmt.join(Project, Project.id == model.project_id), f)
+    return stmt.where(apply_filters(select(Project.id).where(
+        Project.id == model.project_id), f).exists())
 
 
 def latest_stage_changes(base: ProjectFilters, limit: int = 10) -> list[StageChange]:
@@ -530,8 +510,8 @@ def open_issues(base: ProjectFilters, limit: int = 10) -> tuple[int, list[Coordi
     """Open coordination issues of the filtered projects, oldest first, and their count."""
     is_open = CoordinationIssue.closed_on.is_(None)
     count = db.session.scalar(_of_projects(
-        select(func.count()).select_from(CoordinationIssue), CoordinationIssue, base)
-        .where(is_open))
+        select(func.count()).select_from(CoordinationIssue), CoordinationIssue, base,
+        walk=False).where(is_open))
     stmt = (_of_projects(select(CoordinationIssue), CoordinationIssue, base).where(is_open)
             .options(joinedload(CoordinationIssue.project),
                      joinedload(CoordinationIssue.acting_unit))

@@ -92,26 +92,29 @@ def stage_on_condition(stage: str, day: date, computed: bool = False):
     return and_(*conds)
 
 
-def visited_between(after: date, until: date) -> Select:
-    """SELECT the ids of projects with a visit after ``after`` up to ``until``: one
-    range of the visit-date index, evaluated once (not per project)."""
-    return (select(visit_project.c.project_id)
-            .join(Visit, Visit.id == visit_project.c.visit_id)
-            .where(Visit.visited_on > after, Visit.visited_on <= until))
-
-
 def stalled_since(stage: str, day: date, days: int):
     """SQL: a project at ``stage`` on ``day`` has been waiting at least ``days`` days:
-    since its milestone, or for a lead since its latest visit (or its creation). No
-    visit lies in the future, so for today the stored latest visit date says it."""
+    since its milestone, or for a lead since its latest visit (or its creation).
+
+    A lead's stored latest visit answers whenever it is not after ``day`` (always for
+    today: no visit lies in the future); only a lead visited since ``day`` has its
+    visits looked up. (coalesce, not "IS NULL OR": one pass over the covering index.)
+    The project is known to be a lead on ``day`` where this is used (stalled_condition)."""
     cutoff = day - timedelta(days=days)
     if stage != lifecycle.LEAD:
         return milestone_col(stage) <= cutoff
+    unvisited = func.coalesce(Project.last_visit_on, date.min) <= cutoff
     if is_current(day):
-        # (coalesce, not "IS NULL OR": one pass over the covering index, no row lookups)
-        return and_(created_by(cutoff), func.coalesce(Project.last_visit_on, date.min)
-                    <= cutoff)
-    return and_(created_by(cutoff), Project.id.not_in(visited_between(cutoff, day)))
+        return and_(created_by(cutoff), unvisited)
+    visited = (select(visit_project.c.visit_id)
+               .join(Visit, Visit.id == visit_project.c.visit_id)
+               .where(visit_project.c.project_id == Project.id,
+                      Visit.visited_on > cutoff, Visit.visited_on <= day).exists())
+    # (the lead test first: SQLite may weigh this term before the stage's own, and the
+    # visits are looked up for leads only)
+    return and_(created_by(cutoff), case(
+        (and_(stage_on_condition(lifecycle.LEAD, day), Project.last_visit_on > day),
+         not_(visited)), else_=unvisited))
 
 
 def stalled_level_condition(stage: str, level: str, day: date, thresholds=None):
