@@ -27,6 +27,7 @@ def create_app(config: dict | None = None) -> Flask:
     from crm.companies import bp as companies_bp
     from crm.coordination import bp as coordination_bp
     from crm.dashboard import bp as dashboard_bp
+    from crm.excel import bp as excel_bp
     from crm.main import bp as main_bp
     from crm.projects import bp as projects_bp
     from crm.reference import bp as reference_bp
@@ -36,6 +37,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(projects_bp, url_prefix="/projects")
+    app.register_blueprint(excel_bp)
     app.register_blueprint(companies_bp, url_prefix="/companies")
     app.register_blueprint(visits_bp, url_prefix="/visits")
     app.register_blueprint(board_bp, url_prefix="/board")

@@ -13,6 +13,7 @@ from crm.models import ROLES, Unit, User
 users_cli = AppGroup("users", help="Manage users.")
 demo_cli = AppGroup("demo", help="Demo data.")
 stats_cli = AppGroup("stats", help="The dashboard's running totals.")
+ledger_cli = AppGroup("ledger", help="The project ledger (台账) in Excel.")
 
 
 @users_cli.command("create")
@@ -75,8 +76,22 @@ def stats_rebuild():
     click.echo(f"rebuilt {cells} dashboard cells and every project's latest visit date")
 
 
+@ledger_cli.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True))
+def ledger_export(file):
+    """Write every project to FILE (.xlsx) in the ledger format."""
+    from crm.excel.export import ledger_rows
+    from crm.excel.writer import write_ledger
+    from crm.projects.queries import ProjectFilters
+
+    with open(file, "wb") as out:
+        n = write_ledger(ledger_rows(ProjectFilters(), "code"), out)
+    click.echo(f"exported {n} projects to {file}")
+
+
 def register(app: Flask) -> None:
     """Attach the command groups to the app."""
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(stats_cli)
+    app.cli.add_command(ledger_cli)

@@ -52,6 +52,7 @@ POLICY = {
     ("targets.delete", "POST"): row(LOGIN, 403, 403, 403, 302),
     ("targets.copy", "POST"): row(LOGIN, 403, 403, 403, 302),
     ("projects.index", "GET"): row(LOGIN, 200, 200, 200, 200),
+    ("excel.export", "GET"): row(LOGIN, 200, 200, 200, 200),
     ("dashboard.index", "GET"): row(LOGIN, 200, 200, 200, 200),
     ("projects.detail", "GET"): row(LOGIN, 200, 200, 200, 200),
     ("projects.create", "GET"): row(LOGIN, 200, 200, 403, 200),

@@ -1,0 +1,35 @@
+"""Ledger downloads."""
+from io import BytesIO
+
+from flask import request, send_file
+from flask_login import login_required
+
+from crm.clock import today
+from crm.excel import bp
+from crm.excel.export import ledger_rows
+from crm.excel.writer import write_ledger
+from crm.projects.forms import ProjectFilterForm
+from crm.projects.queries import DEFAULT_SORT, SORTS, ProjectFilters
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def xlsx_download(buffer: BytesIO, name: str):
+    """Send a workbook under its Chinese file name (RFC 6266 filename*), never cached."""
+    buffer.seek(0)
+    response = send_file(buffer, mimetype=XLSX, as_attachment=True, download_name=name)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/ledger/export")
+@login_required
+def export():
+    """The project list's current filters and order as the ledger (台账) workbook."""
+    form = ProjectFilterForm(request.args)
+    form.validate()
+    filters = form.to_filters() if not form.errors else ProjectFilters()
+    sort = form.sort.data if form.sort.data in SORTS else DEFAULT_SORT
+    buffer = BytesIO()
+    write_ledger(ledger_rows(filters, sort), buffer)
+    return xlsx_download(buffer, f"项目台账-{today():%Y%m%d}.xlsx")
