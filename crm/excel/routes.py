@@ -8,8 +8,7 @@ from crm.clock import today
 from crm.excel import bp
 from crm.excel.export import ledger_rows
 from crm.excel.writer import write_ledger
-from crm.projects.forms import ProjectFilterForm
-from crm.projects.queries import DEFAULT_SORT, SORTS, ProjectFilters
+from crm.projects.forms import read_list_request
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -26,10 +25,7 @@ def xlsx_download(buffer: BytesIO, name: str):
 @login_required
 def export():
     """The project list's current filters and order as the ledger (台账) workbook."""
-    form = ProjectFilterForm(request.args)
-    form.validate()
-    filters = form.to_filters() if not form.errors else ProjectFilters()
-    sort = form.sort.data if form.sort.data in SORTS else DEFAULT_SORT
+    _form, filters, sort = read_list_request(request.args)
     buffer = BytesIO()
     write_ledger(ledger_rows(filters, sort), buffer)
     return xlsx_download(buffer, f"项目台账-{today():%Y%m%d}.xlsx")

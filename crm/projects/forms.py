@@ -9,7 +9,7 @@ from wtforms.validators import (DataRequired, Length, NumberRange, Optional, Reg
 from crm import lifecycle
 from crm.forms import StrictForm
 from crm.lifecycle import N_, STAGE_LABELS, STAGES, STATUS_LABELS, STATUSES
-from crm.projects.queries import ProjectFilters
+from crm.projects.queries import DEFAULT_SORT, SORTS, ProjectFilters
 
 # Input units for total investment → (currency, factor to 万).
 INVESTMENT_UNITS = {N_("亿元"): ("CNY", 10000), N_("万元"): ("CNY", 1),
@@ -139,6 +139,17 @@ class ProjectFilterForm(FlaskForm):
             as_of=self.as_of.data, milestone=self.milestone.data or None,
             since=self.since.data, until=self.until.data,
             stalled=self.stalled.data or None)
+
+
+def read_list_request(args) -> tuple[ProjectFilterForm, ProjectFilters, str]:
+    """The list's filter form from a query string, the filters it selects (none when a
+    value is invalid: filters are never half-applied) and the sort key: what the list
+    shows and the ledger export writes."""
+    form = ProjectFilterForm(args)
+    form.validate()
+    filters = form.to_filters() if not form.errors else ProjectFilters()
+    sort = form.sort.data if form.sort.data in SORTS else DEFAULT_SORT
+    return form, filters, sort
 
 
 def filter_args(filters: ProjectFilters) -> dict[str, str]:

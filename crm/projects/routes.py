@@ -16,11 +16,9 @@ from crm.forms import commit_or_report, form_status, is_stale
 from crm.models import OFFICER, Project, User, Visit
 from crm.projects import bp
 from crm.projects.forms import (CAPACITY_UNITS, INVESTMENT_UNITS, AdvanceForm, CorrectForm,
-                                ProjectFilterForm, ProjectForm, SigningFieldsForm,
-                                StatusForm)
-from crm.projects.queries import (DEFAULT_SORT, SORTS, ProjectFilters, change_history_stmt,
-                                  milestone_timeline, project_detail_stmt, project_list_stmt,
-                                  stage_history_stmt)
+                                ProjectForm, SigningFieldsForm, StatusForm, read_list_request)
+from crm.projects.queries import (change_history_stmt, milestone_timeline, project_detail_stmt,
+                                  project_list_stmt, stage_history_stmt)
 from crm.projects.services import (FIELD_LABELS, ProjectData, advance_stage, correct_stage,
                                    create_project, project_data, set_status,
                                    update_project)
@@ -100,11 +98,8 @@ def _get_project(project_id: int) -> Project:
 @login_required
 def index():
     """The project ledger: filters, sorting, pagination."""
-    form = ProjectFilterForm(request.args)
-    form.validate()
-    sort = form.sort.data if form.sort.data in SORTS else DEFAULT_SORT
     # Invalid filter values are shown as errors and ignored, never half-applied.
-    filters = form.to_filters() if not form.errors else ProjectFilters()
+    form, filters, sort = read_list_request(request.args)
     page = db.paginate(project_list_stmt(filters, sort), page=form.page.data or 1,
                        per_page=current_app.config["PAGE_SIZE"], error_out=False)
     return render_template(
