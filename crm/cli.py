@@ -89,6 +89,18 @@ def ledger_export(file):
     click.echo(f"exported {n} projects to {file}")
 
 
+@ledger_cli.command("template")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True))
+def ledger_template(file):
+    """Write the empty ledger to FILE (.xlsx): drop-down lists and instructions."""
+    from crm.excel.export import template_choices
+    from crm.excel.writer import write_template
+
+    with open(file, "wb") as out:
+        write_template(out, template_choices())
+    click.echo(f"wrote the ledger template to {file}")
+
+
 def register(app: Flask) -> None:
     """Attach the command groups to the app."""
     app.cli.add_command(users_cli)

@@ -16,6 +16,7 @@ from crm.extensions import db
 from crm.lifecycle import MONTH, YEAR, PartialDate
 from crm.models import USD, CoordinationIssue
 from crm.projects.services import advance_stage, set_status
+from crm.reference.queries import industries_stmt, units_stmt
 from tests.conftest import statement_count
 
 COL = {c.key: i for i, c in enumerate(LEDGER_COLUMNS)}
@@ -141,3 +142,40 @@ def test_the_cli_exports_every_project(app, factory, tmp_path):
     assert "exported 3 projects" in result.output
     rows = list(load_workbook(out).active.iter_rows(values_only=True))
     assert [r[COL["code"]] for r in rows[1:]] == sorted(p.code for p in made)
+
+
+def test_the_template_offers_the_columns_lists_and_instructions(as_role, app, factory,
+                                                                tmp_path):
+    """The empty ledger: the ledger's header row (frozen); drop-down lists for 产业类别,
+    金额单位, 项目阶段, 项目状态 and 责任单位 over 2,000 rows, holding the active units and
+    industries from the database (on a hidden 选项 sheet); a 填写说明 row per column. The
+    download and ``flask ledger template FILE`` give the same workbook."""
+    response = as_role("officer").get("/ledger/template")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "filename*=UTF-8''" in response.headers["Content-Disposition"]
+    out = tmp_path / "模板.xlsx"
+    result = app.test_cli_runner().invoke(args=["ledger", "template", str(out)])
+    assert result.exit_code == 0, result.output
+    for source in (BytesIO(response.data), out):
+        wb = load_workbook(source)
+        ws = wb["项目台账"]
+        assert tuple(c.value for c in ws[1]) == HEADERS and ws.freeze_panes == "A2"
+        assert ws.max_row == 1
+        assert wb["选项"].sheet_state == "hidden"
+        options = {col[0].value: [c.value for c in col[1:] if c.value]
+                   for col in wb["选项"].iter_cols()}
+        lists = {}
+        for rule in ws.data_validations.dataValidation:
+            first = str(rule.sqref).split(":")[0]
+            header = ws[first[:-1] + "1"].value
+            column = rule.formula1.split("!")[1].split("$")[1]
+            lists[header] = options[wb["选项"][column + "1"].value]
+            assert str(rule.sqref).endswith("2001")
+        units = [u.name for u in db.session.scalars(units_stmt())]
+        industries = [i.name for i in db.session.scalars(industries_stmt())]
+        assert lists == {"产业类别": industries, "金额单位": ["亿元", "万美元"],
+                         "项目阶段": ["在谈", "签约", "开工", "投产", "部分投产", "达产"],
+                         "项目状态": ["正常推进", "暂缓", "终止"], "责任单位": units}
+        guide = list(wb["填写说明"].iter_rows(values_only=True))
+        assert [r[0] for r in guide[1:]] == list(HEADERS)
+        assert all(r[1] for r in guide[1:] if r[0] in ("项目名称", "总投资", "签约时间"))

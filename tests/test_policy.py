@@ -53,6 +53,7 @@ POLICY = {
     ("targets.copy", "POST"): row(LOGIN, 403, 403, 403, 302),
     ("projects.index", "GET"): row(LOGIN, 200, 200, 200, 200),
     ("excel.export", "GET"): row(LOGIN, 200, 200, 200, 200),
+    ("excel.template", "GET"): row(LOGIN, 200, 200, 200, 200),
     ("dashboard.index", "GET"): row(LOGIN, 200, 200, 200, 200),
     ("projects.detail", "GET"): row(LOGIN, 200, 200, 200, 200),
     ("projects.create", "GET"): row(LOGIN, 200, 200, 403, 200),

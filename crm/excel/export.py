@@ -8,10 +8,12 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from crm import lifecycle
-from crm.excel.columns import CNY_UNIT, PARTIAL_PRODUCTION, USD_UNIT
+from crm.excel.columns import (AMOUNT_UNITS, CNY_UNIT, PARTIAL_PRODUCTION, STAGE_WORDS,
+                               STATUS_WORDS, USD_UNIT)
 from crm.extensions import db
 from crm.models import USD, CoordinationIssue, Project
 from crm.projects.queries import DEFAULT_SORT, ProjectFilters, project_list_stmt
+from crm.reference.queries import industries_stmt, units_stmt
 
 BATCH = 1000
 WAN_PER_YI = Decimal(10000)
@@ -58,3 +60,12 @@ def ledger_rows(filters: ProjectFilters, sort: str = DEFAULT_SORT) -> Iterator[l
         for p in batch:
             serial += 1
             yield ledger_row(serial, p, issues.get(p.id, []))
+
+
+def template_choices() -> dict[str, list[str]]:
+    """The template's drop-down lists: column key → the words it accepts (the active
+    units and industries in display order)."""
+    return {"industry": [i.name for i in db.session.scalars(industries_stmt())],
+            "amount_unit": list(AMOUNT_UNITS), "stage": list(STAGE_WORDS),
+            "status": list(STATUS_WORDS),
+            "unit": [u.name for u in db.session.scalars(units_stmt())]}

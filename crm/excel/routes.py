@@ -6,8 +6,8 @@ from flask_login import login_required
 
 from crm.clock import today
 from crm.excel import bp
-from crm.excel.export import ledger_rows
-from crm.excel.writer import write_ledger
+from crm.excel.export import ledger_rows, template_choices
+from crm.excel.writer import write_ledger, write_template
 from crm.projects.forms import read_list_request
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -29,3 +29,12 @@ def export():
     buffer = BytesIO()
     write_ledger(ledger_rows(filters, sort), buffer)
     return xlsx_download(buffer, f"项目台账-{today():%Y%m%d}.xlsx")
+
+
+@bp.route("/ledger/template")
+@login_required
+def template():
+    """The empty ledger to fill in, with drop-down lists and a 填写说明 sheet."""
+    buffer = BytesIO()
+    write_template(buffer, template_choices())
+    return xlsx_download(buffer, "项目台账模板.xlsx")
