@@ -7,6 +7,7 @@ from flask import current_app, has_request_context, request
 from flask_babel import format_datetime, get_locale, gettext
 
 from crm.lifecycle import RuleError
+from crm.models import WAN_PER_YI
 
 LANG_COOKIE = "lang"
 
@@ -37,7 +38,7 @@ def format_amount(amount: Decimal | None, currency: str) -> str:
         return ""
     if currency == "USD":
         return gettext("%(n)s 万美元", n=_plain(amount))
-    return gettext("%(n)s 亿元", n=_plain(amount / Decimal(10000)))
+    return gettext("%(n)s 亿元", n=_plain(amount / WAN_PER_YI))
 
 
 def format_number(value: Decimal | None) -> str:
@@ -67,4 +68,4 @@ def amount_text(amount: Decimal | None, currency: str) -> str:
         return ""
     if currency == "USD":
         return f"{_plain(amount)} 万美元"
-    return f"{_plain(amount / Decimal(10000))} 亿元"
+    return f"{_plain(amount / WAN_PER_YI)} 亿元"

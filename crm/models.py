@@ -25,6 +25,7 @@ CNY, USD = "CNY", "USD"
 CURRENCIES = (CNY, USD)
 # Amounts are stored in 万 of their currency; 10亿元 = 100,000 万元.
 MAJOR_PROJECT_WAN = Decimal(100000)
+WAN_PER_YI = Decimal(10000)     # 1 亿 = 10,000 万
 
 
 class Unit(db.Model):

@@ -34,7 +34,7 @@ class Figure:
 
 
 def _yi(wan) -> float:
-    return round(float(wan) / 10000, 2)
+    return round(float(wan / q.WAN_PER_YI), 2)
 
 
 def tiles(base: ProjectFilters, as_of: date) -> dict[str, dict[str, Figure]]:

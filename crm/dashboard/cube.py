@@ -36,6 +36,7 @@ from crm.reference.queries import DEFAULT_USD_RATE, USD_RATE_KEY
 NOW, LIVE, REACHED, STAY, STAY_LIVE = "now", "live", "reached", "stay", "stay_live"
 ALL = 0          # the region of every project; unit / industry "none"
 ANY = -1         # unit and industry of the roll-up cells: every unit and industry
+UNITS_PER_WAN = 10000   # the cells count whole 元 / 美元
 CHUNK = 500      # ids per IN (…) list
 
 cell = PipelineCell.__table__
@@ -82,7 +83,8 @@ def project_events(row, rate: Decimal) -> tuple[list[tuple], tuple]:
     cny = usd = major = 0
     if amount is not None:
         amount = Decimal(amount)
-        cny, usd = (int(amount * 10000), 0) if currency != USD else (0, int(amount * 10000))
+        units = int(amount * UNITS_PER_WAN)
+        cny, usd = (units, 0) if currency != USD else (0, units)
         major = int((amount * rate if currency == USD else amount) >= MAJOR_PROJECT_WAN)
     what = (unit_id or 0, industry_id or 0, cny, usd, major)
     events = [(REACHED, m, s, 0, 1) for s, m in milestones.items()]

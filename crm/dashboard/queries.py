@@ -21,14 +21,12 @@ from crm import lifecycle
 from crm.dashboard import cube
 from crm.extensions import db
 from crm.lifecycle import N_
-from crm.models import (CNY, MAJOR_PROJECT_WAN, USD, CoordinationIssue, Industry, Project,
-                        Region, StageChange, Unit, project_region)
+from crm.models import (CNY, MAJOR_PROJECT_WAN, USD, WAN_PER_YI, CoordinationIssue, Industry,
+                        Project, Region, StageChange, Unit, project_region)
 from crm.projects.queries import (ProjectFilters, apply_filters, cny_equivalent,
                                   milestone_col, stage_on_condition,
                                   stage_on_expr, stalled_level_condition)
 from crm.reference.queries import region_with_descendants, stalled_thresholds, usd_rate
-
-WAN_PER_YI = Decimal(10000)
 
 
 # ---------------------------------------------------------------- periods and pace
@@ -106,7 +104,7 @@ class Totals:
         """Totals from summed cells (n, 元, 美元, major; crm/dashboard/cube.py), USD
         combined at ``rate``."""
         n, cny, usd, major = (int(v or 0) for v in row)
-        cny_wan, usd_wan = Decimal(cny) / 10000, Decimal(usd) / 10000
+        cny_wan, usd_wan = Decimal(cny) / cube.UNITS_PER_WAN, Decimal(usd) / cube.UNITS_PER_WAN
         return cls(n, cny_wan, usd_wan, cny_wan + usd_wan * rate, major)
 
     @property

@@ -3,20 +3,17 @@ list's order, read in batches (a fixed number of queries per 1,000 projects)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import Decimal
-
 from sqlalchemy import select
 
 from crm import lifecycle
 from crm.excel.columns import (AMOUNT_UNITS, CNY_UNIT, PARTIAL_PRODUCTION, STAGE_WORDS,
                                STATUS_WORDS, USD_UNIT)
 from crm.extensions import db
-from crm.models import USD, CoordinationIssue, Project
+from crm.models import USD, WAN_PER_YI, CoordinationIssue, Project
 from crm.projects.queries import DEFAULT_SORT, ProjectFilters, project_list_stmt
 from crm.reference.queries import industries_stmt, units_stmt
 
 BATCH = 1000
-WAN_PER_YI = Decimal(10000)
 
 
 def _open_issues(project_ids: list[int]) -> dict[int, list[str]]:

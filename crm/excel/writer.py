@@ -3,7 +3,6 @@ the empty template. No Flask, no database: rows in, .xlsx out."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
 from typing import BinaryIO
 
 from openpyxl import Workbook
@@ -37,10 +36,6 @@ def _cell(ws, value, kind: str) -> WriteOnlyCell:
         cell = WriteOnlyCell(ws, value)
         if kind == NUMBER:
             cell.number_format = AMOUNT_FORMAT
-        return cell
-    elif isinstance(value, date):
-        cell = WriteOnlyCell(ws, value)
-        cell.number_format = DATE_FORMAT
         return cell
     cell = WriteOnlyCell(ws, None)
     if value not in (None, ""):

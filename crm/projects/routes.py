@@ -1,6 +1,5 @@
 """Project pages: list, detail, create/edit, advance, correct, hold/drop/resume."""
 from dataclasses import replace
-from decimal import Decimal
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -13,7 +12,7 @@ from crm.clock import today
 from crm.coordination.queries import project_instructions_stmt, project_issues_stmt
 from crm.extensions import db
 from crm.forms import commit_or_report, form_status, is_stale
-from crm.models import OFFICER, Project, User, Visit
+from crm.models import OFFICER, WAN_PER_YI, Project, User, Visit
 from crm.projects import bp
 from crm.projects.forms import (CAPACITY_UNITS, INVESTMENT_UNITS, AdvanceForm, CorrectForm,
                                 ProjectForm, SigningFieldsForm, StatusForm, read_list_request)
@@ -82,7 +81,7 @@ def _load_form(form, data: ProjectData, version: int) -> None:
                 data.investment_amount, "万美元"
         else:
             form.investment_value.data, form.investment_unit.data = \
-                data.investment_amount / Decimal(10000), "亿元"
+                data.investment_amount / WAN_PER_YI, "亿元"
     if hasattr(form, "version"):
         form.version.data = str(version)
 
