@@ -14,6 +14,7 @@ users_cli = AppGroup("users", help="Manage users.")
 demo_cli = AppGroup("demo", help="Demo data.")
 stats_cli = AppGroup("stats", help="The dashboard's running totals.")
 ledger_cli = AppGroup("ledger", help="The project ledger (台账) in Excel.")
+report_cli = AppGroup("report", help="The monthly report (月报) in Excel.")
 
 
 @users_cli.command("create")
@@ -89,6 +90,69 @@ def ledger_export(file):
     click.echo(f"exported {n} projects to {file}")
 
 
+@ledger_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check and show what would change; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON object.")
+@click.option("--skip-invalid", is_flag=True, help="Import the valid rows, leave out the others.")
+@click.option("--confirm-new", is_flag=True,
+              help="Create the new regions, industries and units the ledger names.")
+@click.option("--sheet", default=None, help="The sheet to read when several hold a ledger.")
+def ledger_import(file, dry_run, as_json, skip_invalid, confirm_new, sheet):
+    """Import the ledger FILE (.xlsx): all rows or nothing, unless --skip-invalid. Exits
+    non-zero when there are errors. Acts as an administrator."""
+    import json
+    import os
+
+    from crm.excel import importer
+
+    with open(file, "rb") as f:
+        data = f.read()
+    try:
+        if dry_run:
+            result = importer.preview(data, None, sheet, confirm_new)
+        else:
+            result = importer.commit(data, None, os.path.basename(file), sheet,
+                                     skip_invalid, confirm_new)
+            db.session.commit()
+    except importer.ImportRefused as refused:
+        db.session.rollback()
+        result = refused.result
+    if as_json:
+        click.echo(json.dumps(result.summary(), ensure_ascii=False, indent=1))
+    else:
+        _echo_import(result, dry_run)
+    if result.all_errors:
+        raise SystemExit(1)
+
+
+def _echo_import(result, dry_run: bool) -> None:
+    """The import's outcome as text: counts, each change, warning and error."""
+    from flask_babel import gettext
+
+    from crm.excel.importer import CREATE, NEW_KINDS, UPDATE
+
+    for plan in result.rows:
+        if plan.changes and plan.action in (CREATE, UPDATE):
+            changes = "，".join(f"{gettext(label)} {old} → {new}" if old else
+                               f"{gettext(label)} {new}" for label, old, new in plan.changes)
+            click.echo(f"第 {plan.row} 行 {plan.code or '新建'} {plan.name}：{changes}")
+    for skipped in result.skipped:
+        click.echo(f"第 {skipped.number} 行 跳过（{gettext(skipped.reason)}）{skipped.text}")
+    for w in result.all_warnings:
+        click.echo(f"提示 {w}")
+    for e in result.all_errors:
+        click.echo(f"错误 {e}", err=True)
+    for kind, names in result.new_names.items():
+        click.echo(f"新增{gettext(NEW_KINDS[kind][1])}：{'、'.join(names)}")
+    s = result.summary()
+    verb = "将" if dry_run or not result.committed else "已"
+    click.echo(f"{verb}新建 {s['created']} 个、更新 {s['updated']} 个项目，"
+               f"{s['unchanged']} 个无变化，跳过 {s['skipped']} 行，"
+               f"{len(s['warnings'])} 个提示，{len(s['errors'])} 个错误"
+               + ("（未导入任何数据）" if result.all_errors and not result.committed else ""))
+
+
 @ledger_cli.command("template")
 @click.argument("file", type=click.Path(dir_okay=False, writable=True))
 def ledger_template(file):
@@ -101,9 +165,37 @@ def ledger_template(file):
     click.echo(f"wrote the ledger template to {file}")
 
 
+@report_cli.command("monthly")
+@click.option("--month", required=True, help="The month, YYYY-MM (e.g. 2026-10).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="The workbook to write (.xlsx).")
+def report_monthly(month, out):
+    """Write the monthly report (月报) of MONTH to OUT, figures as of its last day."""
+    import os
+
+    from crm.clock import today
+    from crm.excel.monthly import parse_month, write_monthly_report
+
+    try:
+        first = parse_month(month, today())
+    except ValueError as exc:
+        raise click.ClickException(f"--month {month}：{exc}") from None
+    # Written beside OUT and renamed: a failed run never leaves a half-written report.
+    partial = f"{out}.partial"
+    try:
+        with open(partial, "wb") as f:
+            write_monthly_report(first, f)
+        os.replace(partial, out)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    click.echo(f"wrote the monthly report of {first:%Y-%m} to {out}")
+
+
 def register(app: Flask) -> None:
     """Attach the command groups to the app."""
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(stats_cli)
     app.cli.add_command(ledger_cli)
+    app.cli.add_command(report_cli)

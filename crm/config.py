@@ -58,5 +58,7 @@ def load_config() -> dict:
         "SESSION_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "PAGE_SIZE": 50,
+        # 填报单位 on the monthly report's sheets: the bureau's name.
+        "ZONE_NAME": os.environ.get("ZONE_NAME", "").strip() or "开发区招商局",
         "PRODUCTION": production,
     }

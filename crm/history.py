@@ -1,10 +1,27 @@
 """The change history: one row per changed field of any record (field, old → new, who,
 when). Services write it in the same transaction as the change; nothing edits it."""
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload
 
 from crm.extensions import db
 from crm.models import Change, User
+
+# The source of the changes being recorded (an import names its file), when not a page.
+_source: ContextVar[str] = ContextVar("change_source", default="")
+
+
+@contextmanager
+def change_source(source: str) -> Iterator[None]:
+    """Record every change made inside the block with ``source`` (e.g. an import)."""
+    token = _source.set(source[:120])
+    try:
+        yield
+    finally:
+        _source.reset(token)
 
 
 def record_change(entity: str, entity_id: int, field: str, old: str, new: str,
@@ -12,7 +29,7 @@ def record_change(entity: str, entity_id: int, field: str, old: str, new: str,
     """Add one history row (flushed with the change it describes)."""
     db.session.add(Change(entity=entity, entity_id=entity_id, project_id=project_id,
                           field=field, old_value=old, new_value=new,
-                          user_id=user.id if user else None))
+                          user_id=user.id if user else None, source=_source.get()))
 
 
 def record_diff(entity: str, entity_id: int, before: dict[str, str], after: dict[str, str],

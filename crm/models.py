@@ -8,7 +8,8 @@ from decimal import Decimal
 
 from flask_login import UserMixin
 from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, Date, DateTime,
-                        ForeignKey, Index, Integer, Numeric, String, Table, Text, text)
+                        ForeignKey, Index, Integer, LargeBinary, Numeric, String, Table, Text,
+                        text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -475,6 +476,8 @@ class Change(db.Model):
     new_value: Mapped[str] = mapped_column(Text, default="")
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     changed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Where the change came from when not typed on a page: "台账导入 项目台账.xlsx".
+    source: Mapped[str] = mapped_column(String(120), default="", server_default="")
 
     user: Mapped[User | None] = relationship()
 
@@ -535,3 +538,27 @@ class Target(db.Model):
         CheckConstraint(f"(metric = '{REGION_METRIC}') = (region_id IS NOT NULL)",
                         name="region_iff_region_metric"),
     )
+
+
+class ImportJob(db.Model):
+    """One upload of a ledger (crm/excel/jobs.py): the file, then its preview and its
+    commit, each run in the background with progress the page follows."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    sheet: Mapped[str | None] = mapped_column(String(100))
+    confirm_new: Mapped[bool] = mapped_column(Boolean, default=False)
+    skip_invalid: Mapped[bool] = mapped_column(Boolean, default=False)
+    # queued → checking → ready (the preview) → committing → done; or failed.
+    state: Mapped[str] = mapped_column(String(12), default="queued")
+    done_rows: Mapped[int] = mapped_column(Integer, default=0)
+    total_rows: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[str] = mapped_column(Text, default="")      # the preview / outcome, JSON
+    message: Mapped[str] = mapped_column(Text, default="")     # why it failed
+    worker: Mapped[str] = mapped_column(String(100), default="")   # host:pid running it
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)   # heartbeat
+
+    user: Mapped[User | None] = relationship()

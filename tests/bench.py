@@ -24,6 +24,8 @@ from pathlib import Path
 
 from sqlalchemy import event, insert, select, text
 
+from tests import bench_excel
+
 N_PROJECTS = 100_000
 N_COMPANIES = 20_000
 # A city's officers: 1,000,000 visits over five years are ~3,300 each (~2.7 a working day).
@@ -737,18 +739,21 @@ def main() -> int:
                             statistics.median(cpu), len(statements)))
             if name.startswith("visit list"):
                 listings.append((name, statements))
+        # Last: the import adds 10,000 projects.
+        excel = bench_excel.measure(app)
         with app.app_context():
             db.engine.dispose()
     for name, statements in listings:   # information: what a visit list page asks
         print(f"\nSQL of one {name} request ({len(statements)} statements):")
         for statement in statements:
             print(f"  {_condensed(statement)}")
-    status = report(results, ratios, out_path)
+    status = report(results, ratios, out_path, excel)
     print(f"bench took {time.perf_counter() - t_start:.0f} s")
     return status
 
 
-def report(results: list[tuple], ratios: list[tuple], out_path: Path) -> int:
+def report(results: list[tuple], ratios: list[tuple], out_path: Path,
+           excel: list[tuple] = ()) -> int:
     """Print the table, write the JSON rows; 0 unless a page did not answer 200."""
     rows = []
     missed = []
@@ -793,7 +798,12 @@ def report(results: list[tuple], ratios: list[tuple], out_path: Path) -> int:
         print(f"{name:<22} {page_med:>10.1f} {defining:>8.1f} {page_med / defining:>6.2f}")
         rows.append({"name": f"{name} SQL of the figures from the projects median",
                      "value": round(defining, 2), "unit": "ms", "target": None, "met": True})
-    print("(cpu ms: median CPU time of the request's thread; SQL: statements per request)")
+    excel_rows, excel_missed = bench_excel.report(excel)
+    rows += excel_rows
+    missed += excel_missed
+    print("(cpu ms: median CPU time of the request's thread; SQL: statements per request; "
+          "excel: bare = openpyxl alone writing the same cells write-only / reading the "
+          "file read-only; memory: growth of the resident set at its peak)")
     print(f"(load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: "
           "other work on the machine inflates the times)")
     print()

@@ -54,6 +54,14 @@ POLICY = {
     ("projects.index", "GET"): row(LOGIN, 200, 200, 200, 200),
     ("excel.export", "GET"): row(LOGIN, 200, 200, 200, 200),
     ("excel.template", "GET"): row(LOGIN, 200, 200, 200, 200),
+    ("excel.monthly", "GET"): row(LOGIN, 200, 200, 200, 200),
+    ("excel.import_ledger", "GET"): row(LOGIN, 200, 200, 403, 200),
+    ("excel.import_ledger", "POST"): row(LOGIN, 400, 400, 403, 400),
+    # The officer's own import job: another officer may not see it.
+    ("excel.import_job", "GET"): row(LOGIN, 200, 403, 403, 200),
+    ("excel.import_progress", "GET"): row(LOGIN, 200, 403, 403, 200),
+    ("excel.import_check", "POST"): row(LOGIN, 302, 403, 403, 302),
+    ("excel.import_commit", "POST"): row(LOGIN, 302, 403, 403, 302),
     ("dashboard.index", "GET"): row(LOGIN, 200, 200, 200, 200),
     ("projects.detail", "GET"): row(LOGIN, 200, 200, 200, 200),
     ("projects.create", "GET"): row(LOGIN, 200, 200, 403, 200),
@@ -148,8 +156,12 @@ def world(app, users, factory):
     # Last year's: the admin's copy (POST targets.copy) has something to copy.
     target = save_target(None, TargetData(year=today().year - 1, metric="signings",
                                           value=Decimal(20)), users["admin"])
+    from crm.excel import importer, jobs
+    from tests.test_excel_import import messy_ledger
+    job = jobs.create_job(users["officer"], "台账.xlsx", messy_ledger())
+    jobs._finish(job, jobs.READY, importer.preview(job.data, users["officer"]))
     db.session.commit()
-    return {"issue_id": issue.id, "instruction_id": instruction.id,
+    return {"issue_id": issue.id, "instruction_id": instruction.id, "job_id": job.id,
             "target_id": target.id,
             "company_id": project.company_id, "contact_id": contact.id, "visit_id": visit.id,
             "project_id": project.id, "user_id": users["officer"].id, "kind": "units",

@@ -41,6 +41,27 @@ def get_or_create_company(name: str) -> Company | None:
     return company
 
 
+def get_or_create_companies(names: list[str]) -> dict[str, Company]:
+    """The companies of these names by normalised name, the new ones created in one
+    flush (a bulk create; get_or_create_company is the one-at-a-time way)."""
+    wanted = {}
+    for name in names:
+        key = normalize_name(name)
+        if key and key not in wanted:
+            wanted[key] = name.strip()
+    found = {}
+    keys = list(wanted)
+    for i in range(0, len(keys), 500):
+        found.update((c.name_key, c) for c in db.session.scalars(
+            select(Company).where(Company.name_key.in_(keys[i:i + 500]))))
+    new = [Company(name=wanted[k], name_key=k) for k in keys if k not in found]
+    if new:
+        db.session.add_all(new)
+        db.session.flush()
+        found.update((c.name_key, c) for c in new)
+    return found
+
+
 @dataclass
 class CompanyData:
     """A company's editable details as submitted."""

@@ -1,13 +1,25 @@
 """Queries for open coordination issues and unacknowledged instructions."""
+from datetime import date
+
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import selectinload
 
 from crm.models import CoordinationIssue, Instruction, Project, User
 
 
-def open_issues_stmt(unit_id: int | None = None) -> Select:
-    """Open issues, oldest first, optionally those a unit must act on."""
-    stmt = (select(CoordinationIssue).where(CoordinationIssue.closed_on.is_(None))
+def issue_open_condition(as_of: date | None = None):
+    """SQL: the issue is open (today), or was open at the end of ``as_of``: raised by
+    then and not closed by then (a past month's report)."""
+    if as_of is None:
+        return CoordinationIssue.closed_on.is_(None)
+    return (CoordinationIssue.raised_on <= as_of) & or_(
+        CoordinationIssue.closed_on.is_(None), CoordinationIssue.closed_on > as_of)
+
+
+def open_issues_stmt(unit_id: int | None = None, as_of: date | None = None) -> Select:
+    """Open issues (or those open at the end of ``as_of``), oldest first, optionally
+    those a unit must act on."""
+    stmt = (select(CoordinationIssue).where(issue_open_condition(as_of))
             .options(selectinload(CoordinationIssue.project),
                      selectinload(CoordinationIssue.acting_unit))
             .order_by(CoordinationIssue.raised_on, CoordinationIssue.id))

@@ -11,9 +11,10 @@ from crm.lifecycle import N_, RuleError
 from crm.models import CoordinationIssue, Instruction, Project, Unit, User
 
 def raise_issue(project: Project, description: str, acting_unit_id: int | None,
-                due_on: date | None, user: User, today: date | None = None
-                ) -> CoordinationIssue:
-    """Record a blocker on a project and the unit that must act."""
+                due_on: date | None, user: User | None, today: date | None = None,
+                flush: bool = True) -> CoordinationIssue:
+    """Record a blocker on a project and the unit that must act (``flush`` False: with
+    the next flush, for many at once)."""
     today = today or local_today()
     errors = []
     if not description.strip():
@@ -27,10 +28,11 @@ def raise_issue(project: Project, description: str, acting_unit_id: int | None,
         raise RulesBroken(errors)
     issue = CoordinationIssue(project=project, description=description.strip(),
                               raised_on=today, acting_unit=unit, due_on=due_on,
-                              created_by_id=user.id)
+                              created_by_id=user.id if user else None)
     db.session.add(issue)
     record_change("project", project.id, "issue", "", issue.description, user, project.id)
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return issue
 
 

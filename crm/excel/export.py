@@ -1,62 +1,141 @@
 """The ledger's rows from the database: the projects the list's filters select, in the
-list's order, read in batches (a fixed number of queries per 1,000 projects)."""
+list's order, read as plain rows in batches (a fixed number of queries per 1,000
+projects); as they stand, or for the monthly report as they stood at the end of a day."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from sqlalchemy import select
+from datetime import date
+
+from sqlalchemy import Row, Select, select
 
 from crm import lifecycle
+from crm.coordination.queries import issue_open_condition
 from crm.excel.columns import (AMOUNT_UNITS, CNY_UNIT, PARTIAL_PRODUCTION, STAGE_WORDS,
                                STATUS_WORDS, USD_UNIT)
 from crm.extensions import db
-from crm.models import USD, WAN_PER_YI, CoordinationIssue, Project
-from crm.projects.queries import DEFAULT_SORT, ProjectFilters, project_list_stmt
+from crm.lifecycle import DAY, PartialDate
+from crm.models import (USD, WAN_PER_YI, Company, CoordinationIssue, Industry, Project, Region,
+                        Unit, User, project_region)
+from crm.projects.queries import DEFAULT_SORT, ProjectFilters, apply_filters, order_by
 from crm.reference.queries import industries_stmt, units_stmt
 
 BATCH = 1000
 
+_MILESTONE_COLUMNS = [getattr(Project, f + suffix) for f in lifecycle.MILESTONE_FIELDS.values()
+                      for suffix in ("", "_precision")]
 
-def _open_issues(project_ids: list[int]) -> dict[int, list[str]]:
+
+def ledger_stmt(filters: ProjectFilters, sort: str = DEFAULT_SORT) -> Select:
+    """The ledger's columns of the projects ``filters`` select, in the list's ``sort``:
+    plain rows with the investor, industry, unit and officer joined (one each), read
+    ~10× faster than Project objects with their relations (100,000 rows: 3.6 s, not 32 s).
+    Region tags and issues come per batch (``ledger_batches``)."""
+    stmt = (select(Project.id, Project.code, Project.name, Company.name.label("company"),
+                   Industry.name.label("industry"), Project.investment_amount,
+                   Project.investment_currency, Project.content, Project.stage,
+                   Project.status, Project.status_on, Project.partial_production,
+                   *_MILESTONE_COLUMNS, Unit.name.label("unit"), Project.leader_name,
+                   User.display_name.label("officer"), Project.notes)
+            .select_from(Project)
+            .outerjoin(Company, Company.id == Project.company_id)
+            .outerjoin(Industry, Industry.id == Project.industry_id)
+            .outerjoin(Unit, Unit.id == Project.unit_id)
+            .outerjoin(User, User.id == Project.officer_id))
+    return apply_filters(stmt, filters).order_by(*order_by(sort))
+
+
+def _regions(project_ids: list[int]) -> dict[int, list[str]]:
+    """The region tags' names of these projects, in the regions' order."""
+    out: dict[int, list[str]] = {}
+    for pid, name in db.session.execute(
+            select(project_region.c.project_id, Region.name)
+            .join(Region, Region.id == project_region.c.region_id)
+            .where(project_region.c.project_id.in_(project_ids))
+            .order_by(project_region.c.project_id, Region.sort_order, Region.id)):
+        out.setdefault(pid, []).append(name)
+    return out
+
+
+def _open_issues(project_ids: list[int], as_of: date | None = None) -> dict[int, list[str]]:
     """The open coordination issues' texts of these projects, oldest first."""
     out: dict[int, list[str]] = {}
     for pid, text in db.session.execute(
             select(CoordinationIssue.project_id, CoordinationIssue.description)
             .where(CoordinationIssue.project_id.in_(project_ids),
-                   CoordinationIssue.closed_on.is_(None))
+                   issue_open_condition(as_of))
             .order_by(CoordinationIssue.raised_on, CoordinationIssue.id)):
         out.setdefault(pid, []).append(text)
     return out
 
 
-def ledger_row(serial: int, p: Project, issues: list[str]) -> list:
-    """One project as a ledger row (crm/excel/columns.py order)."""
-    if p.investment_amount is None:
-        amount, unit = None, ""
-    elif p.investment_currency == USD:
-        amount, unit = p.investment_amount, USD_UNIT
-    else:
-        amount, unit = p.investment_amount / WAN_PER_YI, CNY_UNIT
-    stage = str(lifecycle.STAGE_LABELS[p.stage])
-    if p.stage == lifecycle.PRODUCING and p.partial_production:
-        stage = PARTIAL_PRODUCTION
-    return [serial, p.code, p.name, p.company.name if p.company else "",
-            "、".join(r.name for r in p.regions), p.industry.name if p.industry else "",
-            amount, unit, p.content, stage, str(lifecycle.STATUS_LABELS[p.status]),
-            *(p.milestone(s) for s in lifecycle.MILESTONE_FIELDS),
-            p.unit.name if p.unit else "", p.leader_name,
-            p.officer.display_name if p.officer else "", "；".join(issues), p.notes]
-
-
-def ledger_rows(filters: ProjectFilters, sort: str = DEFAULT_SORT) -> Iterator[list]:
-    """The ledger rows of the projects ``filters`` select, in the list's ``sort``."""
-    result = db.session.scalars(
-        project_list_stmt(filters, sort).execution_options(yield_per=BATCH))
-    serial = 0
+def ledger_batches(stmt: Select, as_of: date | None = None, issues: bool = True
+                   ) -> Iterator[tuple[list[Row], dict[int, list[str]], dict[int, list[str]]]]:
+    """The rows of a ``ledger_stmt`` in batches of BATCH, each with its projects' region
+    names and (unless ``issues`` is false) the issues open today or at ``as_of``."""
+    result = db.session.execute(stmt.execution_options(yield_per=BATCH))
     for batch in result.partitions():
-        issues = _open_issues([p.id for p in batch])
+        ids = [p.id for p in batch]
+        yield batch, _regions(ids), _open_issues(ids, as_of) if issues else {}
+
+
+_MILESTONE_ATTRS = [(s, f, f + "_precision") for s, f in lifecycle.MILESTONE_FIELDS.items()]
+
+
+def milestones(p: Row, until: date | None = None) -> dict[str, PartialDate | None]:
+    """A ledger row's milestone dates with their precision, by stage (those after
+    ``until``, when given, as None: not reached yet)."""
+    out = {}
+    for s, f, precision in _MILESTONE_ATTRS:
+        day = getattr(p, f)
+        out[s] = None if day is None or (until is not None and day > until) else \
+            PartialDate(day, getattr(p, precision) or DAY)
+    return out
+
+
+def status_on(p, day: date) -> str:
+    """The project's status at the end of ``day``: a hold or drop dated later had not
+    happened yet. (Only the current status is stored: a project on hold before it was
+    dropped later shows as 正常推进 on a day in between.)"""
+    if p.status != lifecycle.ACTIVE and p.status_on is not None and p.status_on > day:
+        return lifecycle.ACTIVE
+    return p.status
+
+
+def amount_cells(p) -> tuple:
+    """(amount, unit) as the ledger writes them: 亿元 for CNY, 万美元 for USD."""
+    if p.investment_amount is None:
+        return None, ""
+    if p.investment_currency == USD:
+        return p.investment_amount, USD_UNIT
+    return p.investment_amount / WAN_PER_YI, CNY_UNIT
+
+
+def ledger_row(serial: int, p: Row, regions: list[str], issues: list[str],
+               as_of: date | None = None) -> list:
+    """One ``ledger_stmt`` row as a ledger row (crm/excel/columns.py order): as it
+    stands, or at the end of ``as_of`` (its stage and status then; later milestones
+    left blank)."""
+    dates, stage, status = milestones(p, as_of), p.stage, p.status
+    if as_of is not None:
+        stage, status = lifecycle.stage_on(dates, as_of), status_on(p, as_of)
+    stage_word = str(lifecycle.STAGE_LABELS[stage])
+    if stage == lifecycle.PRODUCING and p.partial_production:
+        stage_word = PARTIAL_PRODUCTION
+    return [serial, p.code, p.name, p.company or "", "、".join(regions), p.industry or "",
+            *amount_cells(p), p.content, stage_word, str(lifecycle.STATUS_LABELS[status]),
+            *dates.values(), p.unit or "", p.leader_name, p.officer or "",
+            "；".join(issues), p.notes]
+
+
+def ledger_rows(filters: ProjectFilters, sort: str = DEFAULT_SORT,
+                as_of: date | None = None) -> Iterator[list]:
+    """The ledger rows of the projects ``filters`` select, in the list's ``sort``: as
+    they stand, or at the end of ``as_of`` (with the issues open then)."""
+    serial = 0
+    for batch, regions, issues in ledger_batches(ledger_stmt(filters, sort), as_of):
         for p in batch:
             serial += 1
-            yield ledger_row(serial, p, issues.get(p.id, []))
+            yield ledger_row(serial, p, regions.get(p.id, []), issues.get(p.id, []), as_of)
 
 
 def template_choices() -> dict[str, list[str]]:

@@ -9,6 +9,8 @@ _ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 def to_cell_text(value: str) -> str:
     """Text as written into a cell (tab and newline stay as they are)."""
+    if value.isprintable() and "_x" not in value:
+        return value            # the common case, without the regular expression
     return _NEEDS_ESCAPE.sub(lambda m: f"_x{ord(m.group(0)):04X}_", value)
 
 

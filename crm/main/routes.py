@@ -62,6 +62,8 @@ ERRORS = {
     404: (_l("页面不存在"), _l("您要找的页面不存在，可能已被删除或地址有误。")),
     500: (_l("系统出错"), _l("系统处理您的请求时出错，您的数据没有被修改。"
                          "请稍后再试；如仍出错，请联系系统管理员。")),
+    413: (_l("文件过大"), _l("上传的内容过大，没有保存任何内容。台账文件请不要超过 10 MB，"
+                         "较大的台账请拆分后分批导入。")),
     "csrf": (_l("页面已过期"), _l("表单已过期或来源无法验证，没有保存任何内容。"
                               "请返回上一页，刷新后重新提交。")),
 }
@@ -82,6 +84,12 @@ def forbidden(_e):
 def not_found(_e):
     """Chinese 404 page."""
     return _error(404, 404)
+
+
+@bp.app_errorhandler(413)
+def too_large(_e):
+    """Chinese page for an upload over the request size limit."""
+    return _error(413, 413)
 
 
 @bp.app_errorhandler(CSRFError)

@@ -26,10 +26,17 @@ def bigrams(text: str) -> set[str]:
 def sync_tokens(project_id: int, text: str) -> None:
     """Replace the index entries of one project (add and flush, never commit)."""
     db.session.execute(delete(ProjectToken).where(ProjectToken.project_id == project_id))
-    grams = bigrams(text)
-    if grams:
-        db.session.execute(insert(ProjectToken), [
-            {"token": g, "project_id": project_id} for g in sorted(grams)])
+    insert_tokens([(project_id, text)])
+
+
+def insert_tokens(projects: list[tuple[int, str]]) -> None:
+    """Index new projects ((id, search text) each) in one insert."""
+    rows = [{"token": g, "project_id": pid} for pid, text in projects
+            for g in sorted(bigrams(text))]
+    # (An empty list would be an INSERT of one default row.)
+    for i in range(0, len(rows), 5000):
+        # The table, not the ORM entity: a plain executemany, no ORM bulk bookkeeping.
+        db.session.execute(insert(ProjectToken.__table__), rows[i:i + 5000])
 
 
 def match_condition(query: str):

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from crm import lifecycle
 from crm.clock import today as local_today
-from crm.companies.services import get_or_create_company
+from crm.companies.services import get_or_create_companies, get_or_create_company
 from crm.errors import Conflict, RulesBroken
 from crm.extensions import db
 from crm.history import record_change, record_diff
@@ -23,8 +23,9 @@ from crm.i18n import amount_text, format_number
 from crm.lifecycle import N_, PartialDate, RuleError
 from crm.projects import search
 from crm.visits.services import sync_last_visit
-from crm.models import (ADMIN, CNY, CURRENCIES, OFFICER, Industry, Project, Region,
-                        StageChange, Unit, User, Visit)
+from crm.models import (ADMIN, CNY, CURRENCIES, OFFICER, Company, Industry, Project,
+                        Region, StageChange, Unit, User, Visit)
+from crm.text import normalize
 
 # Fields shown in the change history, with their labels.
 WHOLE_YUAN = Decimal("0.0001")   # of 万: amounts are kept to the 元 / 美元
@@ -37,6 +38,8 @@ FIELD_LABELS = {
     "status": N_("项目状态"), "created": N_("创建项目"),
     "issue": N_("需协调事项"), "issue_closed": N_("需协调事项销号"),
     "instruction": N_("领导批示"), "instruction_ack": N_("批示已阅"),
+    "partial_production": N_("部分投产"),
+    **{f: lifecycle.MILESTONE_LABELS[s] for s, f in lifecycle.MILESTONE_FIELDS.items()},
 }
 
 
@@ -113,8 +116,10 @@ def _check_version(project: Project, expected: int | None) -> None:
         raise Conflict()
 
 
-def _apply(project: Project, data: ProjectData, user: User | None) -> None:
-    """Resolve ids and copy ``data`` onto ``project``; raise RulesBroken on bad ids."""
+def _apply(project: Project, data: ProjectData, user: User | None,
+           companies: dict[str, Company] | None = None) -> None:
+    """Resolve ids and copy ``data`` onto ``project``; raise RulesBroken on bad ids.
+    ``companies`` (by normalised name) spares a lookup per project in a bulk create."""
     errors: list[RuleError] = []
 
     def lookup(model, ident, field_name, label):
@@ -128,13 +133,12 @@ def _apply(project: Project, data: ProjectData, user: User | None) -> None:
     industry = lookup(Industry, data.industry_id, "industry_id", FIELD_LABELS["industry"])
     unit = lookup(Unit, data.unit_id, "unit_id", FIELD_LABELS["unit"])
     officer = lookup(User, data.officer_id, "officer_id", FIELD_LABELS["officer"])
-    regions = []
-    if data.region_ids:
-        regions = db.session.scalars(select(Region).where(
-            Region.id.in_(set(data.region_ids)))).all()
-        if len(regions) != len(set(data.region_ids)):
-            errors.append(RuleError("region_ids", N_("%(field)s：无效的选择"),
-                                    {"field": FIELD_LABELS["regions"]}))
+    # By primary key: a bulk create finds them in the session after the first project.
+    regions = [db.session.get(Region, rid) for rid in dict.fromkeys(data.region_ids or ())]
+    if None in regions:
+        regions = [r for r in regions if r is not None]
+        errors.append(RuleError("region_ids", N_("%(field)s：无效的选择"),
+                                {"field": FIELD_LABELS["regions"]}))
     if data.investment_currency not in CURRENCIES:
         errors.append(RuleError("investment_unit", N_("%(field)s：无效的选择"),
                                 {"field": N_("金额单位")}))
@@ -151,7 +155,19 @@ def _apply(project: Project, data: ProjectData, user: User | None) -> None:
 
     # Before any attribute changes: creating a company flushes (savepoint), and one
     # save should be one UPDATE of the project.
-    company = get_or_create_company(data.company_name)
+    key = normalize(data.company_name)
+    company = (companies[key] if companies is not None and key in companies
+               else get_or_create_company(data.company_name))
+    assign_details(project, data, company, regions, industry, unit, officer)
+    missing = lifecycle.missing_for_stage(project.stage, gate_values(project))
+    if missing:
+        raise RulesBroken(missing)
+
+
+def assign_details(project: Project, data: ProjectData, company, regions, industry, unit,
+                   officer) -> None:
+    """Copy ``data`` with its resolved records onto ``project`` (no checks: _apply's
+    job; the import also fills a detached copy this way to preview a change)."""
     project.name = data.name.strip()
     project.company = company
     project.regions = sorted(regions, key=lambda r: (r.sort_order, r.id))
@@ -167,9 +183,6 @@ def _apply(project: Project, data: ProjectData, user: User | None) -> None:
     project.officer = officer
     project.notes = data.notes or ""
     project.search_text = search.search_text(project.name, company.name if company else "")
-    missing = lifecycle.missing_for_stage(project.stage, gate_values(project))
-    if missing:
-        raise RulesBroken(missing)
 
 
 def next_project_code(year: int) -> str:
@@ -220,6 +233,51 @@ def create_project(data: ProjectData, user: User | None,
     return project
 
 
+@dataclass
+class NewProject:
+    """One project of a bulk create (the ledger import): its details and where it stands."""
+
+    data: ProjectData
+    stage: str = lifecycle.LEAD
+    dates: dict[str, PartialDate] = field(default_factory=dict)
+    partial_production: bool = False
+
+
+def create_projects(items: list[NewProject], user: User | None, note: str = "",
+                    today: date | None = None) -> list[Project]:
+    """Create many projects at once, each checked as create_project and advance_stage
+    check one, recorded in the same history, but written in one flush (one pass of the
+    dashboard's running totals, one insert of the search index) instead of several per
+    project. Codes are numbered on from the year's last; a code taken meanwhile by
+    someone else fails the flush (IntegrityError), so the caller's transaction fails."""
+    today = today or local_today()
+    companies = get_or_create_companies([i.data.company_name for i in items])
+    prefix = next_project_code(today.year)[:-4]
+    number = int(next_project_code(today.year)[len(prefix):])
+    projects = []
+    with db.session.no_autoflush:
+        for item in items:
+            project = Project(stage=lifecycle.LEAD, status=lifecycle.ACTIVE,
+                              created_by_id=user.id if user else None,
+                              code=f"{prefix}{number:04d}")
+            number += 1
+            _apply(project, item.data, user, companies)
+            if item.stage != lifecycle.LEAD:
+                errors = lifecycle.check_advance(lifecycle.LEAD, item.stage, project.milestones,
+                                                 item.dates, gate_values(project), today)
+                if errors:
+                    raise RulesBroken(errors)
+                _move_forward(project, item.stage, item.dates, user, note,
+                              item.partial_production)
+            db.session.add(project)
+            projects.append(project)
+    db.session.flush()
+    search.insert_tokens([(p.id, p.search_text) for p in projects])
+    for project in projects:
+        _record(project, user, "created", "", project.code)
+    return projects
+
+
 def update_project(project: Project, data: ProjectData, user: User | None,
                    expected_version: int | None) -> list[str]:
     """Apply edited details; record each changed field; return the changed field names."""
@@ -251,20 +309,48 @@ def advance_stage(project: Project, target: str, dates: dict[str, PartialDate],
                                      gate_values(project), today)
     if errors:
         raise RulesBroken(errors)
+    _move_forward(project, target, dates, user, note, partial_production)
+    db.session.flush()
+
+
+def _move_forward(project: Project, target: str, dates: dict[str, PartialDate],
+                  user: User | None, note: str, partial_production: bool) -> None:
+    """Set the milestones of the stages passed on the way to ``target`` (checked by the
+    caller), one stage history entry each."""
     current = project.stage
     passed = lifecycle.STAGES[lifecycle.stage_index(current) + 1:
                               lifecycle.stage_index(target) + 1]
     for stage in passed:
         project.set_milestone(stage, dates[stage])
         db.session.add(StageChange(
-            project_id=project.id, user_id=user.id if user else None,
+            project=project, user_id=user.id if user else None,
             from_stage=current, to_stage=stage, milestone_on=dates[stage].value,
             milestone_precision=dates[stage].precision, note=note or ""))
         current = stage
     project.stage = target
     project.partial_production = (
         partial_production and target == lifecycle.PRODUCING)
+
+
+def correct_milestones(project: Project, dates: dict[str, PartialDate], user: User | None,
+                       today: date | None = None) -> list[str]:
+    """Change the dates of milestones the project has already reached (a date learned
+    more precisely, or a mistake put right), recording each; return the changed stages."""
+    merged = dict(project.milestones)
+    errors = [RuleError(lifecycle.MILESTONE_FIELDS[s], N_("%(field)s：请填写"),
+                        {"field": lifecycle.MILESTONE_LABELS[s]})
+              for s in dates if merged.get(s) is None or dates[s] is None]
+    merged.update(dates)
+    errors += lifecycle.check_milestone_order(merged, today or local_today())
+    if errors:
+        raise RulesBroken(errors)
+    changed = [s for s, d in dates.items() if project.milestone(s) != d]
+    for s in changed:
+        _record(project, user, lifecycle.MILESTONE_FIELDS[s], str(project.milestone(s)),
+                str(dates[s]))
+        project.set_milestone(s, dates[s])
     db.session.flush()
+    return changed
 
 
 def correct_stage(project: Project, target: str, reason: str, user: User,

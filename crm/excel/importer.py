@@ -1,0 +1,747 @@
+"""Import a ledger: read and check every row against the database (the preview: what
+would be created, updated, left unchanged or skipped, and every error), then write the
+valid rows through the project services in the caller's one transaction (the commit)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+from flask_babel import gettext
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+from crm import lifecycle
+from crm.clock import today as local_today
+from crm.coordination.services import raise_issue
+from crm.excel import parse
+from crm.excel.columns import LEDGER_COLUMNS, PARTIAL_PRODUCTION
+from crm.excel.reader import ColumnRef, DataRow, Ledger, SkippedRow, WorkbookError
+from crm.extensions import db
+from crm.history import change_source, record_change
+from crm.lifecycle import N_, PartialDate
+from crm.models import (ADMIN, OFFICER, Company, CoordinationIssue, Industry, Project,
+                        Region, Unit, User)
+from crm.projects.services import (FIELD_LABELS, NewProject, ProjectData, advance_stage,
+                                   assign_details, correct_milestones, create_projects,
+                                   gate_values, project_data, set_status, snapshot,
+                                   update_project)
+from crm.reference.services import save_reference_item
+from crm.text import normalize
+
+CREATE, UPDATE, UNCHANGED, INVALID, MERGED = (
+    "create", "update", "unchanged", "invalid", "merged")
+SOURCE = "台账导入"
+HOLD_REASON = "台账导入"       # a status set by an import has no reason of its own
+ISSUE_SEPARATOR = "；"
+NAME_MAX = 200
+# Lengths of the columns a ledger cell goes into (crm/models.py).
+_MAX_LENGTH = {"company": 200, "leader": 50}
+_HEADERS = {c.key: c.header for c in LEDGER_COLUMNS}
+_DATE_KEYS = {f: s for s, f in lifecycle.MILESTONE_FIELDS.items()}
+_STAGE_OF_KEY = _DATE_KEYS
+# The new reference records an import may create once confirmed: kind → model, label.
+NEW_KINDS = {"regions": (Region, N_("来源地")), "industry": (Industry, N_("产业类别")),
+             "unit": (Unit, N_("责任单位"))}
+
+
+@dataclass
+class Problem:
+    """An error or warning, where it is (row, column letter, header) and what."""
+
+    message: str
+    params: dict = field(default_factory=dict)
+    row: int | None = None
+    column: str = ""
+    header: str = ""
+
+    def text(self) -> str:
+        """The message in the user's language, without its position."""
+        return gettext(self.message, **{k: gettext(str(v)) if k in ("field", "stage", "kind")
+                                        else v for k, v in self.params.items()})
+
+    def where(self) -> str:
+        """「第 7 行 H 列「签约时间」」: the position as the preview shows it."""
+        if self.row is None:
+            return ""
+        if not self.column:
+            return gettext("第 %(row)s 行", row=self.row)
+        return gettext("第 %(row)s 行 %(column)s 列「%(header)s」", row=self.row,
+                       column=self.column, header=self.header)
+
+    def __str__(self) -> str:
+        where = self.where()
+        return f"{where}：{self.text()}" if where else self.text()
+
+    def as_dict(self) -> dict:
+        """The JSON form (``ledger import --json``)."""
+        return {"row": self.row, "column": self.column, "header": self.header,
+                "message": self.text()}
+
+
+@dataclass
+class RowPlan:
+    """What the import does with one data row."""
+
+    row: int
+    action: str = INVALID
+    name: str = ""
+    code: str = ""
+    changes: list[tuple[str, str, str]] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    # What to write (the commit's input), set by _plan_row.
+    project: Project | None = None
+    data: ProjectData | None = None
+    stage: str = lifecycle.LEAD
+    dates: dict = field(default_factory=dict)
+    partial: bool = False
+    status: str | None = None
+    new_issues: list[str] = field(default_factory=list)
+    needs: dict[str, set[str]] = field(default_factory=dict)
+
+
+@dataclass
+class ImportResult:
+    """The preview or the outcome of an import."""
+
+    sheet: str = ""
+    sheets: list[str] = field(default_factory=list)
+    columns: list[ColumnRef] = field(default_factory=list)
+    rows: list[RowPlan] = field(default_factory=list)
+    skipped: list[SkippedRow] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)       # about the whole file
+    warnings: list[Problem] = field(default_factory=list)
+    new_names: dict[str, list[str]] = field(default_factory=dict)
+    committed: bool = False
+
+    def count(self, action: str) -> int:
+        return sum(1 for r in self.rows if r.action == action)
+
+    @property
+    def all_errors(self) -> list[Problem]:
+        """Every error: the file's, then each row's in row order."""
+        return self.errors + [e for r in self.rows for e in r.errors]
+
+    @property
+    def all_warnings(self) -> list[Problem]:
+        return self.warnings + [w for r in self.rows for w in r.warnings]
+
+    @property
+    def skipped_count(self) -> int:
+        """Rows holding no project (blank, headings, subtotals, notes) and rows merged
+        into an identical earlier row."""
+        return len(self.skipped) + self.count(MERGED)
+
+    def summary(self) -> dict:
+        """The counts, warnings and errors (the ``--json`` output)."""
+        return {"created": self.count(CREATE), "updated": self.count(UPDATE),
+                "unchanged": self.count(UNCHANGED), "skipped": self.skipped_count,
+                "warnings": [w.as_dict() for w in self.all_warnings],
+                "errors": [e.as_dict() for e in self.all_errors]}
+
+
+class ImportRefused(Exception):
+    """The commit found errors (and was not told to skip invalid rows): nothing written."""
+
+    def __init__(self, result: ImportResult):
+        super().__init__(f"{len(result.all_errors)} errors")
+        self.result = result
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+class _Cells:
+    """One data row's cells by ledger column key, with the row's problems."""
+
+    def __init__(self, row: DataRow, columns: dict[str, list[ColumnRef]], plan: RowPlan):
+        self.values, self.columns, self.plan = row.values, columns, plan
+        self.bad: set[str] = set()      # keys whose cell could not be read
+
+    def ref(self, key: str) -> ColumnRef | None:
+        refs = self.columns.get(key)
+        return refs[0] if refs else None
+
+    def has(self, key: str) -> bool:
+        return key in self.columns
+
+    def value(self, key: str):
+        ref = self.ref(key)
+        return self.values[ref.index] if ref else None
+
+    def problem(self, key: str | None, message: str, params: dict | None = None,
+                warning: bool = False) -> None:
+        ref = self.ref(key) if key else None
+        p = Problem(message, params or {}, self.plan.row, ref.letter if ref else "",
+                    ref.header if ref else "")
+        (self.plan.warnings if warning else self.plan.errors).append(p)
+
+    def parsed(self, key: str, parser, *args, ref: ColumnRef | None = None):
+        """``parser`` applied to the cell; a CellError becomes the row's error."""
+        ref = ref or self.ref(key)
+        try:
+            return parser(self.values[ref.index], *args)
+        except parse.CellError as exc:
+            self.bad.add(key)
+            self.plan.errors.append(Problem(exc.message, dict(exc.params), self.plan.row,
+                                            ref.letter, ref.header))
+            return None
+
+
+@dataclass
+class _Incoming:
+    """A row's values as typed (names not yet resolved); None where a column is
+    absent (the project keeps what it has)."""
+
+    code: str | None = None
+    name: str = ""
+    company: str | None = None
+    regions: list[str] | None = None
+    industry: str | None = None
+    amount: parse.Amount | None = None
+    amount_given: bool = False
+    content: str | None = None
+    progress: parse.Progress | None = None
+    status: str | None = None
+    dates: dict[str, PartialDate | None] = field(default_factory=dict)
+    unit: str | None = None
+    leader: str | None = None
+    officer: str | None = None
+    issues: str | None = None
+    notes: str | None = None
+    extra_notes: list[str] = field(default_factory=list)
+
+    def signature(self) -> tuple:
+        """Everything the row says, to tell an exact duplicate row from a conflicting one."""
+        return tuple((k, repr(v)) for k, v in sorted(vars(self).items()))
+
+
+def _text(cells: _Cells, key: str) -> str | None:
+    return parse.parse_text(cells.value(key)) if cells.has(key) else None
+
+
+def _read_row(cells: _Cells) -> _Incoming:
+    """Parse one row's cells, recording each cell's error or warning."""
+    inc = _Incoming(code=_text(cells, "code") or None, name=_text(cells, "name") or "",
+                    company=_text(cells, "company"), content=_text(cells, "content"),
+                    leader=_text(cells, "leader"), officer=_text(cells, "officer"),
+                    issues=_text(cells, "issues"), notes=_text(cells, "notes"))
+    if cells.has("regions"):
+        inc.regions = parse.split_names(cells.value("regions"))
+    if cells.has("industry"):
+        inc.industry = _text(cells, "industry") or ""
+    if cells.has("unit"):
+        inc.unit = _text(cells, "unit") or ""
+    _read_amount(cells, inc)
+    if cells.has("stage"):
+        inc.progress = cells.parsed("stage", parse.parse_progress)
+    if cells.has("status"):
+        inc.status = cells.parsed("status", parse.parse_status)
+    for key, stage in _DATE_KEYS.items():
+        if not cells.has(key):
+            continue
+        parsed = cells.parsed(key, parse.parse_date)
+        inc.dates[stage] = parsed.value if parsed else None
+        if parsed and parsed.warning:
+            cells.problem(key, parsed.warning.message, dict(parsed.warning.params), True)
+        if parsed and parsed.note:
+            inc.extra_notes.append(f"{_HEADERS[key]}：{parsed.note}")
+    return inc
+
+
+def _read_amount(cells: _Cells, inc: _Incoming) -> None:
+    """总投资 from one or more amount columns (人民币 / 美元 side by side in some ledgers),
+    in the row's 金额单位, else its header's unit."""
+    if not cells.has("amount"):
+        return
+    inc.amount_given = True
+    row_unit = None
+    if cells.has("amount_unit") and not parse.is_unknown(cells.value("amount_unit")):
+        row_unit = parse.parse_text(cells.value("amount_unit"))
+        if cells.parsed("amount_unit", parse.parse_unit) is None:
+            return
+    found = []
+    for ref in cells.columns["amount"]:
+        amount = cells.parsed("amount", parse.parse_amount, row_unit or ref.unit, ref=ref)
+        if amount is not None:
+            found.append((ref, amount))
+    if len(found) > 1:
+        ref = found[1][0]
+        cells.plan.errors.append(Problem(N_("总投资：一行只能填写一个金额"), {}, cells.plan.row,
+                                         ref.letter, ref.header))
+    elif found:
+        inc.amount = found[0][1]
+        if inc.amount.approximate:
+            inc.extra_notes.append(f"{_HEADERS['amount']}：{inc.amount.raw}")
+
+
+# ---------------------------------------------------------------------------- matching
+
+
+class _World:
+    """What the rows are checked against, loaded once: projects by code and by name,
+    and the reference lists by name."""
+
+    def __init__(self):
+        self.by_code: dict[str, int] = {}
+        self.by_name: dict[str, list[tuple[int, str]]] = {}
+        for pid, code, name, company_key in db.session.execute(
+                select(Project.id, Project.code, Project.name, Company.name_key)
+                .outerjoin(Company, Project.company_id == Company.id)):
+            self.by_code[code] = pid
+            self.by_name.setdefault(normalize(name), []).append((pid, company_key or ""))
+        self.refs: dict[str, dict[str, object]] = {}
+        for kind, (model, _label) in NEW_KINDS.items():
+            self.refs[kind] = {normalize(o.name): o for o in db.session.scalars(select(model))}
+        self.companies = {}
+        self.users: dict[str, User | None] = {}
+        for user in db.session.scalars(select(User)):
+            for key in {normalize(user.display_name), normalize(user.username)}:
+                # Two people of one name: ambiguous, never guessed.
+                self.users[key] = None if key in self.users else user
+
+    def load_companies(self, names) -> None:
+        """Read the investors the rows name, 500 to a query."""
+        keys = sorted({normalize(n) for n in names if n} - set(self.companies) - {""})
+        for i in range(0, len(keys), 500):
+            self.companies.update((c.name_key, c) for c in db.session.scalars(
+                select(Company).where(Company.name_key.in_(keys[i:i + 500]))))
+
+    def company(self, name: str) -> Company | None:
+        """The investor of this name: known, or a detached new one (created on commit)."""
+        key = normalize(name)
+        if not key:
+            return None
+        if key not in self.companies:
+            self.companies[key] = Company(name=name.strip(), name_key=key)
+        return self.companies[key]
+
+    def match(self, inc: _Incoming, cells: _Cells) -> int | None:
+        """The existing project this row describes: by 项目编号, else by name and
+        investor (an ambiguous name is the row's error)."""
+        if inc.code:
+            if inc.code in self.by_code:
+                return self.by_code[inc.code]
+            cells.problem("code", N_("项目编号 %(code)s 在系统中不存在，按项目名称和投资方匹配"),
+                          {"code": inc.code}, warning=True)
+        candidates = self.by_name.get(normalize(inc.name), [])
+        company_key = normalize(inc.company or "")
+        if company_key:
+            exact = [pid for pid, key in candidates if key == company_key]
+            if not exact:
+                exact = [pid for pid, key in candidates if not key]
+        else:
+            exact = [pid for pid, _key in candidates]
+        if len(exact) > 1:
+            cells.problem("name", N_("系统中有多个同名项目，请填写项目编号以区分"))
+            return None
+        return exact[0] if exact else None
+
+
+def _load(ids: list[int]) -> dict[int, Project]:
+    """The matched projects with what a row is compared with, in few queries."""
+    out = {}
+    for start in range(0, len(ids), 500):
+        out.update((p.id, p) for p in db.session.scalars(
+            select(Project).where(Project.id.in_(ids[start:start + 500])).options(
+                joinedload(Project.company), joinedload(Project.industry),
+                joinedload(Project.unit), joinedload(Project.officer),
+                selectinload(Project.regions))).unique())
+    return out
+
+
+def _open_issues(ids: list[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    for start in range(0, len(ids), 500):
+        for pid, text in db.session.execute(
+                select(CoordinationIssue.project_id, CoordinationIssue.description)
+                .where(CoordinationIssue.project_id.in_(ids[start:start + 500]),
+                       CoordinationIssue.closed_on.is_(None))
+                .order_by(CoordinationIssue.raised_on, CoordinationIssue.id)):
+            out.setdefault(pid, []).append(text)
+    return out
+
+
+# ---------------------------------------------------------------------------- planning
+
+
+def _resolve(world: _World, cells: _Cells, plan: RowPlan, kind: str, names: list[str],
+             confirm_new: bool):
+    """Reference records by name; a name not in the list is new: created on commit once
+    confirmed, else the row's error."""
+    found = []
+    for name in names:
+        obj = world.refs[kind].get(normalize(name))
+        if obj is None:
+            model, label = NEW_KINDS[kind]
+            plan.needs.setdefault(kind, set()).add(name)
+            if not confirm_new:
+                cells.problem(kind, N_("%(kind)s「%(name)s」不在系统列表中；确认新增后才能导入"),
+                              {"kind": label, "name": name})
+            obj = model(name=name)      # detached: for the preview only
+        found.append(obj)
+    return found
+
+
+def _plan_row(plan: RowPlan, inc: _Incoming, cells: _Cells, project: Project | None,
+              issues: list[str], world: _World, user: User | None, confirm_new: bool,
+              today: date) -> None:
+    """Decide create / update / unchanged for one row and check it as the services
+    would, filling ``plan`` with the changes shown and what to write."""
+    plan.project = project
+    if not inc.name:
+        cells.problem("name", N_("项目名称：必填"))
+    elif len(inc.name) > NAME_MAX:
+        cells.problem("name", N_("项目名称：不能超过 %(max)s 字（现有 %(n)s 字）"),
+                      {"max": str(NAME_MAX), "n": str(len(inc.name))})
+    for key, limit in _MAX_LENGTH.items():
+        text = getattr(inc, key)
+        if text and len(text) > limit:
+            cells.problem(key, N_("%(field)s：不能超过 %(max)s 字"),
+                          {"field": _HEADERS[key], "max": str(limit)})
+    data = project_data(project) if project else ProjectData(name=inc.name)
+    data.name = inc.name or data.name
+    for attr in ("content", "notes"):
+        if getattr(inc, attr) is not None:
+            setattr(data, attr, getattr(inc, attr))
+    if inc.leader is not None:
+        data.leader_name = inc.leader
+    if inc.company is not None:
+        data.company_name = inc.company
+    if inc.amount_given:
+        data.investment_amount = inc.amount.wan if inc.amount else None
+        if inc.amount:
+            data.investment_currency = inc.amount.currency
+    notes = list(inc.extra_notes)
+
+    if inc.regions is not None:
+        regions = _resolve(world, cells, plan, "regions", inc.regions, confirm_new)
+    else:
+        regions = list(project.regions) if project else []
+    industry = project.industry if project else None
+    if inc.industry is not None:
+        industry = (_resolve(world, cells, plan, "industry", [inc.industry], confirm_new)[0]
+                    if inc.industry else None)
+    unit = project.unit if project else None
+    if inc.unit is not None:
+        unit = (_resolve(world, cells, plan, "unit", [inc.unit], confirm_new)[0]
+                if inc.unit else None)
+    elif project is None and user is not None and user.role == OFFICER:
+        unit = user.unit        # an officer's new projects are their unit's
+    officer = project.officer if project else None
+    if inc.officer is not None:
+        officer = world.users.get(normalize(inc.officer)) if inc.officer else None
+        if inc.officer and officer is None:
+            cells.problem("officer",
+                          N_("「%(name)s」不是系统用户（或有重名），未设为招商责任人，已记入备注"),
+                          {"name": inc.officer}, warning=True)
+            notes.append(f"{_HEADERS['officer']}：{inc.officer}")
+    if notes:
+        base = data.notes or ""
+        data.notes = ISSUE_SEPARATOR.join([base] * bool(base) + [n for n in notes if n not in base])
+
+    if user is not None and user.role == OFFICER:
+        if project is not None and project.unit_id != user.unit_id:
+            cells.problem("name", N_("该项目属于其他单位，无权修改"))
+        elif unit is not None and getattr(unit, "id", None) != user.unit_id:
+            cells.problem("unit", N_("%(field)s：只能导入本单位的项目"),
+                          {"field": _HEADERS["unit"]})
+
+    company = world.company(data.company_name)
+    ghost = Project(stage=project.stage if project else lifecycle.LEAD)
+    assign_details(ghost, data, company, regions, industry, unit, officer)
+    ghost.company_id = getattr(company, "id", None)
+    _plan_stage(plan, inc, cells, project, ghost, user, today)
+
+    plan.name, plan.code = data.name, project.code if project else ""
+    plan.data = data
+    plan.data.region_ids = [getattr(r, "id", None) for r in regions]
+    plan.data.industry_id = getattr(industry, "id", None)
+    plan.data.unit_id = getattr(unit, "id", None)
+    plan.data.officer_id = getattr(officer, "id", None)
+
+    # The changes the preview shows: the history's own display text of each field.
+    before = snapshot(project) if project else {}
+    after = snapshot(ghost)
+    for key, new in after.items():
+        old = before.get(key, "")
+        if new != old:
+            plan.changes.append((FIELD_LABELS[key], old, new))
+    if project is not None:
+        for s in lifecycle.MILESTONE_FIELDS:
+            if plan.dates.get(s) != project.milestone(s) and project.milestone(s) is not None \
+                    and plan.dates.get(s) is not None:
+                plan.changes.append((lifecycle.MILESTONE_LABELS[s], str(project.milestone(s)),
+                                     str(plan.dates[s])))
+    old_stage = _stage_text(project.stage, project.partial_production) if project else ""
+    new_stage = _stage_text(plan.stage, plan.partial)
+    if new_stage != old_stage:
+        dates = [str(plan.dates[s]) for s in lifecycle.STAGES[1:]
+                 if plan.dates.get(s) and (project is None or project.milestone(s) is None)]
+        plan.changes.append((N_("项目阶段"), old_stage, new_stage + (
+            f"（{'、'.join(dates)}）" if dates else "")))
+    old_status = project.status if project else lifecycle.ACTIVE
+    if plan.status and plan.status != old_status:
+        plan.changes.append((N_("项目状态"), str(lifecycle.STATUS_LABELS[old_status]),
+                             str(lifecycle.STATUS_LABELS[plan.status])))
+    if inc.issues is not None and inc.issues != ISSUE_SEPARATOR.join(issues):
+        known = set(issues)
+        plan.new_issues = [t.strip() for t in inc.issues.split(ISSUE_SEPARATOR)
+                           if t.strip() and t.strip() not in known]
+        if plan.new_issues:
+            plan.changes.append((FIELD_LABELS["issue"], ISSUE_SEPARATOR.join(issues),
+                                 ISSUE_SEPARATOR.join(issues + plan.new_issues)))
+    if plan.errors:
+        plan.action = INVALID
+    elif project is None:
+        plan.action = CREATE
+    else:
+        plan.action = UPDATE if plan.changes else UNCHANGED
+
+
+def _stage_text(stage: str, partial: bool) -> str:
+    if stage == lifecycle.PRODUCING and partial:
+        return PARTIAL_PRODUCTION
+    return str(lifecycle.STAGE_LABELS[stage])
+
+
+def _plan_stage(plan: RowPlan, inc: _Incoming, cells: _Cells, project: Project | None,
+                ghost: Project, user: User | None, today: date) -> None:
+    """The stage, milestone dates and status the row asks for, checked: dates in order
+    and agreeing with the stage, never a move back, the signing gate."""
+    current = project.stage if project else lifecycle.LEAD
+    dates = dict(project.milestones) if project else {s: None for s in lifecycle.MILESTONE_FIELDS}
+    dates.update(inc.dates)
+    progress = inc.progress
+    if progress is not None and progress.stage:
+        stage = progress.stage
+    elif inc.dates:
+        stage = lifecycle.current_stage(dates)
+    else:
+        stage = current
+    stage_key = "stage" if cells.has("stage") else None
+
+    def date_key(s):
+        key = lifecycle.MILESTONE_FIELDS[s]
+        return key if cells.has(key) else stage_key
+
+    if lifecycle.stage_index(stage) < lifecycle.stage_index(current):
+        cells.problem(stage_key or date_key(current),
+                      N_("项目阶段：系统中已是%(old)s，台账为%(stage)s；退回阶段请在项目页面由管理员更正"),
+                      {"old": lifecycle.STAGE_LABELS[current],
+                       "stage": lifecycle.STAGE_LABELS[stage]})
+    label = lifecycle.STAGE_LABELS[stage]
+    for s in lifecycle.STAGES[1:]:
+        reached = lifecycle.stage_index(s) <= lifecycle.stage_index(stage)
+        if reached and dates.get(s) is None:
+            cells.problem(date_key(s), N_("%(field)s：项目阶段为%(stage)s，必须填写此时间"),
+                          {"field": lifecycle.MILESTONE_LABELS[s], "stage": label})
+        elif not reached and dates.get(s) is not None:
+            cells.problem(date_key(s), N_("%(field)s：项目阶段为%(stage)s，不能填写此后阶段的时间"),
+                          {"field": lifecycle.MILESTONE_LABELS[s], "stage": label})
+    for error in lifecycle.check_milestone_order(dates, today):
+        cells.problem(date_key(_STAGE_OF_KEY[error.field]), error.message, dict(error.params))
+    if project is not None and (user is None or user.role != ADMIN):
+        for s, old in project.milestones.items():
+            new = dates.get(s)
+            if old is not None and new is not None and new != old and not _refines(new, old):
+                cells.problem(date_key(s),
+                              N_("%(field)s：系统中为 %(old)s，修改已有的时间须由管理员导入或更正"),
+                              {"field": lifecycle.MILESTONE_LABELS[s], "old": str(old)})
+    ghost.stage = stage
+    for error in lifecycle.missing_for_stage(stage, gate_values(ghost)):
+        key = {"investment": "amount", "regions": "regions", "industry": "industry",
+               "unit": "unit", "company": "company"}[error.field]
+        if key in cells.bad:
+            continue        # its cell's own error says it already
+        cells.problem(key if cells.has(key) else stage_key, error.message, dict(error.params))
+
+    status = inc.status
+    if progress is not None and progress.status:
+        if status and status != progress.status:
+            cells.problem("status", N_("项目状态：与「项目阶段」列矛盾"))
+        status = status or progress.status
+    old_status = project.status if project else lifecycle.ACTIVE
+    if (status or old_status) != lifecycle.ACTIVE and stage != current:
+        cells.problem(stage_key, N_("目标阶段：暂缓或终止的项目请先恢复推进"))
+    plan.stage, plan.dates = stage, {s: d for s, d in dates.items() if d is not None}
+    plan.partial = bool(progress and progress.partial and stage == lifecycle.PRODUCING) or (
+        progress is None and project is not None and project.partial_production
+        and stage == lifecycle.PRODUCING)
+    plan.status = status
+
+
+def _refines(new: PartialDate, old: PartialDate) -> bool:
+    """True when ``new`` only states ``old`` more precisely (2022-03 → 2022-03-11)."""
+    order = lifecycle.PRECISIONS
+    return (lifecycle.compare(new, old) == 0
+            and order.index(new.precision) < order.index(old.precision))
+
+
+Progress = Callable[[int, int], None]     # (rows done, rows in all), now and then
+
+
+def preview(data: bytes, user: User | None, sheet: str | None = None,
+            confirm_new: bool = False, today: date | None = None,
+            progress: Progress | None = None) -> ImportResult:
+    """Read and check a ledger against the database without writing anything;
+    ``progress`` hears how far it got (reading, then checking: twice the rows)."""
+    today = today or local_today()
+    result = ImportResult()
+    try:
+        ledger = Ledger(data, sheet)
+    except WorkbookError as exc:
+        result.errors.append(Problem(exc.message, exc.params))
+        result.sheets = getattr(exc, "sheets", [])
+        return result
+    try:
+        _read(ledger, result, user, confirm_new, today, progress or (lambda done, total: None))
+    except WorkbookError as exc:
+        result.errors.append(Problem(exc.message, exc.params))
+    finally:
+        ledger.close()
+    if confirm_new and any(result.new_names.values()) and user is not None \
+            and user.role != ADMIN:
+        result.errors.append(Problem(N_("只有管理员可以新增来源地、产业类别和责任单位")))
+    return result
+
+
+PROGRESS_EVERY = 200
+
+
+def _read(ledger: Ledger, result: ImportResult, user: User | None, confirm_new: bool,
+          today: date, progress: Progress) -> None:
+    layout = ledger.layout
+    result.sheet, result.sheets, result.columns = layout.sheet, ledger.sheets, layout.columns
+    columns = layout.by_key()
+    for c in layout.ignored:
+        result.warnings.append(Problem(N_("第 %(column)s 列「%(header)s」不是台账的列，已忽略"),
+                                       {"column": c.letter, "header": c.header}))
+    for key, refs in columns.items():
+        if len(refs) > 1 and key != "amount":
+            result.warnings.append(Problem(
+                N_("「%(header)s」列出现多次，只读取第 %(column)s 列"),
+                {"header": _HEADERS[key], "column": refs[0].letter}))
+            columns[key] = refs[:1]
+    world = _World()
+    parsed = []
+    total = max(ledger.total_rows, 1)
+    for n, item in enumerate(ledger.rows(), 1):
+        if n % PROGRESS_EVERY == 0:
+            progress(min(n, total), 2 * total)
+        if isinstance(item, SkippedRow):
+            result.skipped.append(item)
+            continue
+        plan = RowPlan(item.number)
+        cells = _Cells(item, columns, plan)
+        inc = _read_row(cells)
+        pid = world.match(inc, cells) if inc.name else None
+        parsed.append((plan, cells, inc, pid))
+    projects = _load(sorted({pid for *_x, pid in parsed if pid}))
+    world.load_companies([inc.company for _p, _c, inc, _pid in parsed]
+                         + [p.company.name for p in projects.values() if p.company])
+    issues = _open_issues(list(projects))
+    seen: dict[tuple, tuple[int, tuple]] = {}
+    for n, (plan, cells, inc, pid) in enumerate(parsed, 1):
+        if n % PROGRESS_EVERY == 0:
+            progress(total + n * total // len(parsed), 2 * total)
+        result.rows.append(plan)
+        key = ("p", pid) if pid else ("n", normalize(inc.name), normalize(inc.company or ""))
+        if inc.name and key in seen:
+            first, signature = seen[key]
+            plan.name = inc.name
+            if signature == inc.signature():
+                plan.action = MERGED
+                plan.warnings.append(Problem(N_("与第 %(first)s 行完全相同，已合并"),
+                                             {"first": str(first)}, plan.row))
+            else:
+                cells.problem("name", N_("与第 %(first)s 行是同一项目，但内容不同"),
+                              {"first": str(first)})
+            continue
+        seen[key] = (plan.row, inc.signature())
+        _plan_row(plan, inc, cells, projects.get(pid), issues.get(pid, []), world, user,
+                  confirm_new, today)
+        for kind, names in plan.needs.items():
+            known = result.new_names.setdefault(kind, [])
+            known.extend(sorted(n for n in names if n not in known))
+
+
+# ---------------------------------------------------------------------------- commit
+
+
+def commit(data: bytes, user: User | None, source_name: str, sheet: str | None = None,
+           skip_invalid: bool = False, confirm_new: bool = False,
+           today: date | None = None) -> ImportResult:
+    """Check the ledger again and write it (add and flush; the caller commits): every
+    valid row when ``skip_invalid``, otherwise all rows or, on any error, nothing
+    (ImportRefused). Confirmed new regions, industries and units are created first."""
+    today = today or local_today()
+    result = preview(data, user, sheet, confirm_new, today)
+    if result.errors or (result.all_errors and not skip_invalid):
+        raise ImportRefused(result)
+    source = f"{SOURCE} {source_name}".strip()
+    with change_source(source):
+        if confirm_new and any(result.new_names.values()):
+            for kind, names in result.new_names.items():
+                model = NEW_KINDS[kind][0]
+                for name in names:
+                    save_reference_item(model, None, name, None, True)
+            # Check again against the lists with the new names in them.
+            result = preview(data, user, sheet, confirm_new, today)
+            if result.errors or (result.all_errors and not skip_invalid):
+                raise ImportRefused(result)
+        creates = [p for p in result.rows if p.action == CREATE]
+        for i in range(0, len(creates), CREATE_BATCH):
+            batch = creates[i:i + CREATE_BATCH]
+            made = create_projects([NewProject(p.data, p.stage, p.dates, p.partial)
+                                    for p in batch], user, source, today)
+            for plan, project in zip(batch, made):
+                plan.code = project.code
+                _finish_row(plan, project, user, today)
+            db.session.flush()
+            # Let the written batch go (the session holds clean objects weakly): the
+            # memory stays that of one batch, not of the whole file.
+            del made
+            for plan in batch:
+                plan.data = None
+        for plan in result.rows:
+            if plan.action == UPDATE:
+                _write(plan, user, source, today)
+    result.committed = True
+    return result
+
+
+CREATE_BATCH = 1000     # new projects per flush
+
+
+def _finish_row(plan: RowPlan, project: Project, user: User | None, today: date) -> None:
+    """A new project's status and coordination issues, with the batch's next flush."""
+    if plan.status and plan.status != project.status:
+        set_status(project, plan.status, HOLD_REASON, PartialDate(today), user, None, today)
+    for text in plan.new_issues:
+        raise_issue(project, text, None, None, user, today, flush=False)
+
+
+def _write(plan: RowPlan, user: User | None, source: str, today: date) -> None:
+    """Write one checked update through the project services."""
+    project = plan.project
+    update_project(project, plan.data, user, None)
+    reached = {s: plan.dates[s] for s in plan.dates
+               if project.milestone(s) is not None and plan.dates[s] != project.milestone(s)}
+    if reached:
+        correct_milestones(project, reached, user, today)
+    if plan.status == lifecycle.ACTIVE and project.status != lifecycle.ACTIVE:
+        set_status(project, lifecycle.ACTIVE, "", None, user, None, today)
+    if plan.stage != project.stage:
+        passed = lifecycle.STAGES[lifecycle.stage_index(project.stage) + 1:
+                                  lifecycle.stage_index(plan.stage) + 1]
+        advance_stage(project, plan.stage, {s: plan.dates[s] for s in passed}, user, None,
+                      note=source, partial_production=plan.partial, today=today)
+    elif project.partial_production != plan.partial:
+        record_change("project", project.id, "partial_production",
+                      _stage_text(project.stage, project.partial_production),
+                      _stage_text(plan.stage, plan.partial), user, project.id)
+        project.partial_production = plan.partial
+    _finish_row(plan, project, user, today)
+    db.session.flush()

@@ -1,0 +1,417 @@
+"""Read a ledger workbook: check the archive before openpyxl opens it, pick the sheet that
+holds the ledger, find its header row(s) and columns, and yield its data rows with merged
+cells applied, reporting each row it skips and why. No Flask, no database."""
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from io import BytesIO
+
+import openpyxl
+from openpyxl.utils import get_column_letter, range_boundaries
+from openpyxl.xml import DEFUSEDXML
+
+from crm.excel import parse
+from crm.excel.columns import LEDGER_COLUMNS
+from crm.excel.text import from_cell_text
+from crm.lifecycle import N_
+from crm.text import normalize
+
+# openpyxl parses XML with defusedxml when it is installed: an entity expansion
+# ("billion laughs") or an external entity then fails instead of eating memory or
+# reading local files. Refuse to run without it rather than read uploads unprotected.
+if not DEFUSEDXML:  # pragma: no cover - a broken install
+    raise RuntimeError("defusedxml is required to read uploaded workbooks")
+
+MAX_FILE_BYTES = 10 * 1024 * 1024       # an upload
+MAX_ENTRIES = 1000                      # files inside the archive
+MAX_UNCOMPRESSED = 50 * 1024 * 1024     # all of them, unpacked
+# Spreadsheet XML packs 10–60×; a zip bomb packs 1000× and more. Only large entries are
+# judged by their ratio (a tiny, very regular part may pack better).
+MAX_RATIO, RATIO_FROM_BYTES = 200, 1024 * 1024
+MAX_DATA_ROWS = 50_000
+HEADER_SCAN_ROWS = 20
+INSTRUCTION_SHEETS = ("说明", "选项", "填写须知", "instructions")
+
+_XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"     # OLE2: .xls, or an encrypted .xlsx
+_ZIP_MAGIC = b"PK\x03\x04"
+_MERGE_REF = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]+[0-9]+(?::[A-Z]+[0-9]+)?)"')
+
+
+class WorkbookError(Exception):
+    """The file cannot be read as a ledger; ``message`` is a translatable template."""
+
+    def __init__(self, message: str, **params):
+        super().__init__(message % params if params else message)
+        self.message, self.params = message, params
+
+
+def check_archive(data: bytes) -> None:
+    """Refuse what is not a workbook, or would unpack too large, before anything reads
+    it: the zip's own directory gives each entry's size, and Python's zip reader stops
+    at that size, so the check is cheap and binding."""
+    if len(data) > MAX_FILE_BYTES:
+        raise WorkbookError(N_("文件超过 %(mb)s MB，请拆分后分批导入"), mb="10")
+    if data.startswith(_XLS_MAGIC):
+        raise WorkbookError(N_("这是旧版 Excel（.xls）文件或受密码保护的文件，请在 Excel 中"
+                               "另存为 .xlsx（不设密码）后再导入"))
+    if not data.startswith(_ZIP_MAGIC):
+        if _looks_like_text(data):
+            raise WorkbookError(N_("这是文本（CSV）文件，请在 Excel 中另存为 .xlsx 后再导入"))
+        raise WorkbookError(N_("文件不是有效的 Excel 工作簿（.xlsx）"))
+    try:
+        with zipfile.ZipFile(BytesIO(data)) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError):
+        raise WorkbookError(N_("文件不是有效的 Excel 工作簿（.xlsx），可能已损坏")) from None
+    if len(entries) > MAX_ENTRIES:
+        raise WorkbookError(N_("文件结构异常（包含 %(n)s 个部件），已拒绝"), n=str(len(entries)))
+    total = 0
+    for entry in entries:
+        total += entry.file_size
+        if (entry.file_size >= RATIO_FROM_BYTES
+                and entry.file_size > MAX_RATIO * max(entry.compress_size, 1)):
+            raise WorkbookError(N_("文件压缩比异常（疑似压缩炸弹），已拒绝"))
+    if total > MAX_UNCOMPRESSED:
+        raise WorkbookError(N_("文件解压后超过 %(mb)s MB，请拆分后分批导入"), mb="50")
+    if "xl/workbook.xml" not in {e.filename for e in entries}:
+        raise WorkbookError(N_("文件不是有效的 Excel 工作簿（.xlsx）"))
+
+
+def _looks_like_text(data: bytes) -> bool:
+    head = data[:4096]
+    if b"\x00" in head:
+        return False
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            head.decode(encoding)
+            return True
+        except UnicodeDecodeError:
+            continue
+    return False
+
+
+# Header text (normalised) → column key, from the ledger's headers and their synonyms.
+_HEADER_KEYS = {normalize(name): c.key for c in LEDGER_COLUMNS
+                for name in (c.header, *c.aliases)}
+# Sub-headers that only say which currency or unit an amount column holds.
+_FOREIGN_WORDS = {"外资", "美元", "外币", "美金"}
+_CURRENCY_WORDS = {"人民币", "内资", "金额", *_FOREIGN_WORDS}
+
+
+@dataclass(frozen=True)
+class ColumnRef:
+    """A column of the sheet: where it is, its header as written, what it holds."""
+
+    index: int          # 0-based
+    header: str
+    key: str | None     # a LEDGER_COLUMNS key, or None when not recognised
+    unit: str | None = None     # the amount unit its header names (总投资（亿元）)
+
+    @property
+    def letter(self) -> str:
+        return get_column_letter(self.index + 1)
+
+
+@dataclass
+class DataRow:
+    """One row to import: its Excel row number and cleaned cell values by column."""
+
+    number: int
+    values: tuple
+
+
+@dataclass
+class SkippedRow:
+    """A row that holds no project, and why (a translatable reason)."""
+
+    number: int
+    reason: str
+    text: str = ""
+
+
+@dataclass
+class Layout:
+    """Where the ledger lies in its sheet."""
+
+    sheet: str
+    header_rows: tuple[int, ...]
+    columns: list[ColumnRef] = field(default_factory=list)
+
+    def by_key(self) -> dict[str, list[ColumnRef]]:
+        """The recognised columns by key, in sheet order."""
+        out: dict[str, list[ColumnRef]] = {}
+        for c in self.columns:
+            if c.key:
+                out.setdefault(c.key, []).append(c)
+        return out
+
+    @property
+    def ignored(self) -> list[ColumnRef]:
+        """Columns with a header the ledger does not know."""
+        return [c for c in self.columns if c.key is None and c.header]
+
+
+def header_key(text) -> tuple[str | None, str | None, str]:
+    """(column key, amount unit, bare name) of one header cell."""
+    if text is None:
+        return None, None, ""
+    name, unit = parse.header_unit(parse.parse_text(text))
+    name = name.strip("*＊:：")
+    return _HEADER_KEYS.get(normalize(name)), unit, name
+
+
+class _Merges:
+    """A sheet's merged ranges (openpyxl's read-only mode does not expose them, so they
+    are read from the sheet's XML, where they follow the cell data)."""
+
+    def __init__(self, wb, ws):
+        refs: set[bytes] = set()
+        tail = b""
+        with wb._archive.open(ws._worksheet_path) as source:
+            while chunk := source.read(1 << 20):
+                buffer = tail + chunk
+                refs.update(m.group(1) for m in _MERGE_REF.finditer(buffer))
+                tail = buffer[-300:]
+        # row → [(first column, last column, anchor row)] (0-based columns)
+        self.by_row: dict[int, list[tuple[int, int, int]]] = {}
+        for ref in refs:
+            ref = ref.decode()
+            if ":" not in ref:
+                continue
+            c1, r1, c2, r2 = range_boundaries(ref)
+            for r in range(r1, r2 + 1):
+                self.by_row.setdefault(r, []).append((c1 - 1, c2 - 1, r1))
+        self.anchors: dict[tuple[int, int], object] = {}
+
+    def fill(self, number: int, values: list, across: bool) -> None:
+        """Give the cells of merged ranges the value of the range's first cell: down the
+        rows it spans and, for header rows (``across``), along its columns too."""
+        for c1, c2, r1 in self.by_row.get(number, ()):
+            if number == r1:
+                self.anchors[(r1, c1)] = values[c1] if c1 < len(values) else None
+            value = self.anchors.get((r1, c1))
+            for c in range(c1, (c2 if across else c1) + 1):
+                if c < len(values):
+                    values[c] = value
+
+
+def _cleaned(row) -> list:
+    out = []
+    for v in row:
+        if isinstance(v, str):
+            v = from_cell_text(v)
+        out.append(parse.clean(v))
+    return out
+
+
+class Ledger:
+    """An opened ledger workbook: ``sheets`` holding a ledger, ``layout`` of the chosen
+    one, ``rows()`` to read it. Raises WorkbookError for anything it cannot read."""
+
+    def __init__(self, data: bytes, sheet: str | None = None):
+        check_archive(data)
+        try:
+            self._wb = openpyxl.load_workbook(BytesIO(data), read_only=True, data_only=False)
+        except (ValueError, SyntaxError) as exc:   # defusedxml refuses with ValueErrors
+            raise _xml_error(exc) from None
+        except Exception:
+            raise WorkbookError(N_("文件不是有效的 Excel 工作簿（.xlsx），可能已损坏")) from None
+        layouts = {}
+        for ws in self._wb.worksheets:
+            if ws.sheet_state != "visible" or any(w in ws.title.lower()
+                                                   for w in INSTRUCTION_SHEETS):
+                continue
+            layout = self._find_header(ws)
+            if layout is not None:
+                layouts[ws.title] = layout
+        self.sheets = list(layouts)
+        if not layouts:
+            raise WorkbookError(N_("未找到台账表头：前 %(n)s 行中没有「项目名称」列"),
+                                n=str(HEADER_SCAN_ROWS))
+        if sheet is None and len(layouts) > 1:
+            error = WorkbookError(
+                N_("工作簿中有多个工作表含有台账（%(names)s），请选择要导入的工作表"),
+                names="、".join(layouts))
+            error.sheets = self.sheets      # for the user to choose from
+            raise error
+        if sheet is not None and sheet not in layouts:
+            raise WorkbookError(N_("工作表「%(name)s」中没有台账表头"), name=sheet)
+        self.layout = layouts[sheet or self.sheets[0]]
+        ws = self._wb[self.layout.sheet]
+        # From the sheet's stated dimensions: for progress only.
+        self.total_rows = max((ws.max_row or 0) - self.layout.header_rows[-1], 0)
+
+    def _find_header(self, ws) -> Layout | None:
+        """The header row(s) among the first rows: the first row naming the project
+        column and another known column; the row below it too when it holds
+        sub-headers (时间节点 → 签约/开工…, 总投资 → 亿元/万美元)."""
+        try:
+            merges = _Merges(self._wb, ws)
+            rows = []
+            for number, row in enumerate(ws.iter_rows(max_row=HEADER_SCAN_ROWS + 1,
+                                                      values_only=True), 1):
+                values = _cleaned(row)
+                merges.fill(number, values, across=True)
+                rows.append(values)
+        except (ValueError, SyntaxError) as exc:    # and broken XML is a SyntaxError
+            raise _xml_error(exc) from None
+        for i, row in enumerate(rows[:HEADER_SCAN_ROWS]):
+            keys = [header_key(v)[0] for v in row]
+            if "name" not in keys or len({k for k in keys if k}) < 2:
+                continue
+            below = rows[i + 1] if i + 1 < len(rows) else []
+            two = _is_sub_header(row, below, keys.index("name"))
+            return Layout(ws.title, (i + 1, i + 2) if two else (i + 1,),
+                          _columns(row, below if two else None))
+        return None
+
+    def rows(self) -> Iterator[DataRow | SkippedRow]:
+        """The rows below the header: data rows, and skipped rows with their reason
+        (blank rows after the last data are not reported). Raises WorkbookError past
+        MAX_DATA_ROWS."""
+        ws = self._wb[self.layout.sheet]
+        merges = _Merges(self._wb, ws)
+        width = max((c.index for c in self.layout.columns), default=0) + 1
+        first = self.layout.header_rows[-1] + 1
+        keys = {c.index: c.key for c in self.layout.columns}
+        name_col = next(c.index for c in self.layout.columns if c.key == "name")
+        blanks: list[SkippedRow] = []
+        count = 0
+        try:
+            # Header rows first: a range merged down from them must be known.
+            for number, row in enumerate(ws.iter_rows(max_col=width, values_only=True), 1):
+                values = _cleaned(row)
+                values += [None] * (width - len(values))
+                merges.fill(number, values, across=number < first)
+                if number < first:
+                    continue
+                reason = _skip_reason(values, keys, name_col)
+                if reason is None:
+                    yield from blanks
+                    blanks.clear()
+                    count += 1
+                    if count > MAX_DATA_ROWS:
+                        raise WorkbookError(N_("数据超过 %(n)s 行，请拆分后分批导入"),
+                                            n=str(MAX_DATA_ROWS))
+                    yield DataRow(number, tuple(values))
+                elif reason == _BLANK:
+                    blanks.append(SkippedRow(number, reason))
+                else:
+                    yield from blanks
+                    blanks.clear()
+                    yield SkippedRow(number, reason, _first_text(values))
+        except (ValueError, SyntaxError) as exc:    # and broken XML is a SyntaxError
+            raise _xml_error(exc) from None
+
+    def close(self) -> None:
+        """Release the file."""
+        self._wb.close()
+
+
+def _xml_error(exc: BaseException | None) -> WorkbookError:
+    """defusedxml's refusal (openpyxl may wrap it) or a broken file, as the user's error."""
+    while exc is not None:
+        if type(exc).__module__.startswith("defusedxml"):
+            return WorkbookError(N_("文件含有不安全的 XML 内容（实体声明），已拒绝"))
+        exc = exc.__cause__ or exc.__context__
+    return WorkbookError(N_("文件不是有效的 Excel 工作簿（.xlsx），可能已损坏"))
+
+
+def _is_sub_header(top: list, below: list, name_col: int) -> bool:
+    """True when ``below`` is the second row of a two-row header: nothing of its own
+    in the project-name column, and some cell naming a column or an amount unit."""
+    if not below or (below[name_col] not in (None, top[name_col])):
+        return False
+    for c, v in enumerate(below):
+        if v is None or (c < len(top) and v == top[c]):
+            continue
+        key, unit, name = header_key(v)
+        if key or unit or name in _CURRENCY_WORDS:
+            return True
+    return False
+
+
+def _columns(top: list, below: list | None) -> list[ColumnRef]:
+    """The columns of a one- or two-row header. A sub-header names the column (签约
+    under 时间节点) or, when it is only a unit or currency (亿元, 人民币 under 总投资),
+    gives the unit of the column named above it."""
+    columns = []
+    for c, text in enumerate(top):
+        key, unit, _name = header_key(text)
+        header = parse.parse_text(text) if text is not None else ""
+        sub = below[c] if below is not None and c < len(below) else None
+        if sub is not None and sub != text:
+            skey, sunit, sname = header_key(sub)
+            header = f"{header}/{parse.parse_text(sub)}" if header else parse.parse_text(sub)
+            if skey:
+                key, unit = skey, sunit or unit
+            elif sunit:
+                unit = sunit
+            elif sname in _CURRENCY_WORDS:
+                unit = _currency_unit(sname, unit)
+            else:
+                key = None
+        if header or key:
+            columns.append(ColumnRef(c, header, key, unit))
+    return columns
+
+
+def _currency_unit(word: str, unit: str | None) -> str | None:
+    """The unit of a column headed only by its currency under a header with a unit:
+    美元 under 总投资（万元） holds 万美元; 人民币 there holds 万元. Foreign capital
+    without a unit is in 万美元, as ledgers report it."""
+    if word not in _FOREIGN_WORDS:
+        return unit
+    magnitude = (unit or "万").rstrip("元人民币")
+    return f"{magnitude if magnitude in ('', '万', '亿') else '万'}美元"
+
+
+_BLANK = N_("空行")
+_SUBTOTAL = N_("合计行")
+_HEADING = N_("分组标题行")
+_FOOTNOTE = N_("注释行")
+_SUBTOTAL_WORDS = re.compile(r"^(合计|小计|总计|共计|累计|总合计)|^(其中)?[:：]?(合计|小计)")
+_HEADING_NUMBER = re.compile(r"^([一二三四五六七八九十百]+|[（(][一二三四五六七八九十\d]+[)）])"
+                             r"[、.．]?")
+_FOOTNOTE_START = re.compile(r"^(注|说明|备注|附注|填报说明|数据来源|填报人|制表人|制表|审核人|"
+                             r"审核|负责人|联系人|联系电话|填报日期|制表日期)\s*\d*[:：.．、]|^\*")
+_HEADING_SUFFIX = re.compile(r"(产业|产业链|行业|板块|项目)[（(]?\d*[个项]?[)）]?$")
+# Columns whose values make a row a project (beyond its name).
+_FIGURE_KEYS = {"amount", "stage", "company", "signed_on", "started_on", "producing_on",
+                "at_capacity_on", "code"}
+
+
+def _first_text(values: list) -> str:
+    text = next((parse.parse_text(v) for v in values if v is not None), "")
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _skip_reason(values: list, keys: dict[int, str | None], name_col: int) -> str | None:
+    """Why a row holds no project (None when it is a data row)."""
+    filled = [(c, v) for c, v in enumerate(values) if v is not None]
+    if not filled:
+        return _BLANK
+    texts = [parse.parse_text(v) for _c, v in filled[:3]]
+    if any(_SUBTOTAL_WORDS.match(t) for t in texts):
+        return _SUBTOTAL
+    if _FOOTNOTE_START.match(texts[0]):
+        return _FOOTNOTE
+    has_figures = any(keys.get(c) in _FIGURE_KEYS for c, _v in filled)
+    if has_figures:
+        return None
+    name = values[name_col]
+    if name is None:
+        # One text across the row, or in the serial column only: a heading or a note.
+        return _HEADING if len({parse.parse_text(v) for _c, v in filled}) == 1 else None
+    name_text = parse.parse_text(name)
+    if _HEADING_NUMBER.match(name_text) or (
+            len(filled) <= 2 and _HEADING_SUFFIX.search(name_text)
+            and all(keys.get(c) in ("serial", "name") for c, _v in filled)):
+        return _HEADING
+    serial = next((v for c, v in filled if keys.get(c) == "serial"), None)
+    if isinstance(serial, str) and _HEADING_NUMBER.fullmatch(serial):
+        return _HEADING
+    return None
