@@ -32,11 +32,12 @@ def _utc(day: date, hour: int = 10) -> datetime:
 
 def _make(factory, admin, name, unit="光伏产业园", regions=("上海",), industry="光伏",
           amount="50000", currency="CNY", created=date(2024, 12, 1), milestones=None,
-          status=None, status_on=None, signing_ready=True):
+          status=None, status_on=None, signing_ready=True, **details):
     kw = dict(regions=list(regions), industry=industry,
               investment_amount=Decimal(amount) if amount else None,
               investment_currency=currency) if signing_ready else {}
-    p = factory.project(name, unit=unit, by=admin, signing_ready=signing_ready, **kw)
+    p = factory.project(name, unit=unit, by=admin, signing_ready=signing_ready, **kw,
+                        **details)
     p.created_at = _utc(created)
     if milestones:
         target = max(milestones, key=lifecycle.stage_index)

@@ -323,6 +323,26 @@ def test_export_then_import_changes_nothing(app, factory, users, as_role):
     assert counts() == before
 
 
+def test_headings_and_subtotals_are_told_from_projects(app):
+    """Group headings numbered, in the serial column or alone; subtotals in the first
+    columns; but a project whose name starts like a numeral (一汽), ends in 项目, or
+    whose investor's name begins with 小计, is data."""
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["序号", "项目名称", "投资方"])
+    ws.append([None, "（一）新能源"])                # 2 heading
+    ws.append(["二", "汽车产业"])                    # 3 heading
+    ws.append([None, "电子信息产业"])                # 4 heading
+    ws.append([1, "一汽解放配套项目", None])          # 5 data
+    ws.append([2, "恒源光伏项目"])                   # 6 data (only a name)
+    ws.append([3, "储能电站", "小计科技有限公司"])     # 7 data
+    ws.append(["小计"])                            # 8 subtotal
+    result = importer.preview(xlsx(wb), None, today=TODAY)
+    assert [(s.number, s.reason) for s in result.skipped] == [
+        (2, "分组标题行"), (3, "分组标题行"), (4, "分组标题行"), (8, "合计行")]
+    assert [r.name for r in result.rows] == ["一汽解放配套项目", "恒源光伏项目", "储能电站"]
+
+
 def test_a_formula_cell_is_read_as_its_text(app):
     wb = Workbook()
     ws = wb.active

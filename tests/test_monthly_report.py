@@ -4,7 +4,7 @@ a past month unchanged by later milestones; user text never a formula; the CLI a
 download (Chinese name, not cached, bad months refused in Chinese)."""
 import re
 import zipfile
-from datetime import date, datetime, timezone
+from datetime import date
 from decimal import Decimal
 from io import BytesIO
 from urllib.parse import unquote
@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from crm import lifecycle
-from crm.clock import LOCAL_TZ, today
+from crm.clock import today
 from crm.dashboard import queries as q
 from crm.excel import monthly
 from crm.excel.columns import LEDGER_COLUMNS
@@ -22,9 +22,10 @@ from crm.extensions import db
 from crm.lifecycle import parse_partial_date
 from crm.models import CoordinationIssue, Target, Visit, visit_participant, visit_project
 from crm.projects.queries import ProjectFilters
-from crm.projects.services import advance_stage, set_status
+from crm.projects.services import advance_stage
 from crm.targets.queries import targets_for
 from tests.conftest import login, statement_count
+from tests.test_dashboard import _make as _dashboard_make
 
 MONTH = date(2025, 10, 1)
 AS_OF = date(2025, 10, 31)
@@ -34,27 +35,10 @@ SHEETS = ["汇总", "新签约项目", "新开工项目", "新投产项目", "�
 LEDGER = {c.key: i for i, c in enumerate(LEDGER_COLUMNS)}
 
 
-def _utc(day: date) -> datetime:
-    """10:00 local time on ``day`` as the naive UTC time the database stores."""
-    local = datetime(day.year, day.month, day.day, 10, tzinfo=LOCAL_TZ)
-    return local.astimezone(timezone.utc).replace(tzinfo=None)
-
-
-def _make(factory, admin, name, unit="光伏产业园", regions=("上海",), industry="光伏",
-          amount="50000", currency="CNY", created=date(2025, 1, 2), milestones=None,
-          status=None, status_on=None, **kw):
-    """A project with its creation day, milestones and status, committed."""
-    p = factory.project(name, unit=unit, by=admin, regions=list(regions), industry=industry,
-                        investment_amount=Decimal(amount), investment_currency=currency, **kw)
-    p.created_at = _utc(created)
-    if milestones:
-        target = max(milestones, key=lifecycle.stage_index)
-        advance_stage(p, target, {s: parse_partial_date(t) for s, t in milestones.items()},
-                      admin, None)
-    if status:
-        set_status(p, status, "原因", parse_partial_date(status_on), admin, None)
-    db.session.commit()
-    return p
+def _make(factory, admin, name, created=date(2025, 1, 2), **kw):
+    """A project with its creation day, milestones and status, committed (the
+    dashboard tests' helper, created in 2025 by default)."""
+    return _dashboard_make(factory, admin, name, created=created, **kw)
 
 
 def _visit(day, company_id, unit, by, participants=(), leader=False, trip=None):

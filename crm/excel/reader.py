@@ -374,11 +374,13 @@ _SUBTOTAL = N_("合计行")
 _HEADING = N_("分组标题行")
 _FOOTNOTE = N_("注释行")
 _SUBTOTAL_WORDS = re.compile(r"^(合计|小计|总计|共计|累计|总合计)|^(其中)?[:：]?(合计|小计)")
-_HEADING_NUMBER = re.compile(r"^([一二三四五六七八九十百]+|[（(][一二三四五六七八九十\d]+[)）])"
-                             r"[、.．]?")
+# 一、光伏产业 / （二）汽车: a numbered group (a bare 一 could start a name: 一汽解放).
+_NUMERAL, _BRACKETED = "[一二三四五六七八九十百]+", "[（(][一二三四五六七八九十\\d]+[)）]"
+_HEADING_NUMBER = re.compile(rf"^(?:{_NUMERAL}[、.．]|{_BRACKETED})")
+_GROUP_SERIAL = re.compile(rf"^(?:{_NUMERAL}[、.．]?|{_BRACKETED})$")
 _FOOTNOTE_START = re.compile(r"^(注|说明|备注|附注|填报说明|数据来源|填报人|制表人|制表|审核人|"
                              r"审核|负责人|联系人|联系电话|填报日期|制表日期)\s*\d*[:：.．、]|^\*")
-_HEADING_SUFFIX = re.compile(r"(产业|产业链|行业|板块|项目)[（(]?\d*[个项]?[)）]?$")
+_HEADING_SUFFIX = re.compile(r"(产业|产业链|行业|板块)[（(]?\d*[个项]?[)）]?$")
 # Columns whose values make a row a project (beyond its name).
 _FIGURE_KEYS = {"amount", "stage", "company", "signed_on", "started_on", "producing_on",
                 "at_capacity_on", "code"}
@@ -394,7 +396,10 @@ def _skip_reason(values: list, keys: dict[int, str | None], name_col: int) -> st
     filled = [(c, v) for c, v in enumerate(values) if v is not None]
     if not filled:
         return _BLANK
-    texts = [parse.parse_text(v) for _c, v in filled[:3]]
+    # 合计 stands in the serial or name column, or first in the row (a company named
+    # 小计科技 further right is data).
+    texts = [parse.parse_text(v) for c, v in filled
+             if c == filled[0][0] or keys.get(c) in ("serial", "name")]
     if any(_SUBTOTAL_WORDS.match(t) for t in texts):
         return _SUBTOTAL
     if _FOOTNOTE_START.match(texts[0]):
@@ -407,11 +412,11 @@ def _skip_reason(values: list, keys: dict[int, str | None], name_col: int) -> st
         # One text across the row, or in the serial column only: a heading or a note.
         return _HEADING if len({parse.parse_text(v) for _c, v in filled}) == 1 else None
     name_text = parse.parse_text(name)
-    if _HEADING_NUMBER.match(name_text) or (
-            len(filled) <= 2 and _HEADING_SUFFIX.search(name_text)
-            and all(keys.get(c) in ("serial", "name") for c, _v in filled)):
-        return _HEADING
     serial = next((v for c, v in filled if keys.get(c) == "serial"), None)
-    if isinstance(serial, str) and _HEADING_NUMBER.fullmatch(serial):
-        return _HEADING
+    if isinstance(serial, str) and _GROUP_SERIAL.match(serial):
+        return _HEADING         # 一 | 光伏产业
+    if _HEADING_NUMBER.match(name_text):
+        return _HEADING         # 一、光伏产业
+    if (serial is None and len(filled) == 1 and _HEADING_SUFFIX.search(name_text)):
+        return _HEADING         # 光伏产业 alone, unnumbered
     return None
