@@ -615,3 +615,31 @@ def test_an_upload_over_the_limits_gets_a_friendly_page(app, as_role):
         "file": (io.BytesIO(bytes(21 * 1024 * 1024)), "big.xlsx")},
         content_type="multipart/form-data")
     assert response.status_code == 413 and "文件过大" in response.get_data(as_text=True)
+
+
+def test_an_officers_new_rows_without_a_unit_are_their_units(app, users):
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["项目名称", "责任单位"])
+    ws.append(["无单位项目", None])
+    commit(xlsx(wb), users["officer"])
+    assert by_name("无单位项目").unit.name == "光伏产业园"
+
+
+def test_a_rule_the_check_missed_refuses_the_whole_import(app, monkeypatch):
+    """Defence in depth: a service refusing a row while writing leaves nothing written
+    and says why, instead of failing with a server error."""
+    from crm.errors import RulesBroken
+    from crm.lifecycle import RuleError
+
+    def refuse(*args, **kwargs):
+        raise RulesBroken([RuleError("unit_id", "%(field)s：无效的选择", {"field": "责任单位"})])
+
+    monkeypatch.setattr(importer, "create_projects", refuse)
+    before = counts()
+    with pytest.raises(importer.ImportRefused) as refused:
+        importer.commit(messy_ledger(), None, "test.xlsx", today=TODAY)
+    db.session.rollback()
+    assert [str(e) for e in refused.value.result.errors] == [
+        "导入时未通过检查：责任单位：无效的选择"]
+    assert counts() == before

@@ -17,8 +17,10 @@ from crm.coordination.services import raise_issue
 from crm.excel import parse
 from crm.excel.columns import LEDGER_COLUMNS, PARTIAL_PRODUCTION
 from crm.excel.reader import ColumnRef, DataRow, Ledger, SkippedRow, WorkbookError
+from crm.errors import RulesBroken
 from crm.extensions import db
 from crm.history import change_source, record_change
+from crm.i18n import rule_message
 from crm.lifecycle import N_, PartialDate
 from crm.models import (ADMIN, OFFICER, Company, CoordinationIssue, Industry, Project,
                         Region, Unit, User)
@@ -427,7 +429,7 @@ def _plan_row(plan: RowPlan, inc: _Incoming, cells: _Cells, project: Project | N
     if inc.unit is not None:
         unit = (_resolve(world, cells, plan, "unit", [inc.unit], confirm_new)[0]
                 if inc.unit else None)
-    elif project is None and user is not None and user.role == OFFICER:
+    if unit is None and project is None and user is not None and user.role == OFFICER:
         unit = user.unit        # an officer's new projects are their unit's
     officer = project.officer if project else None
     if inc.officer is not None:
@@ -691,25 +693,36 @@ def commit(data: bytes, user: User | None, source_name: str, sheet: str | None =
             result = preview(data, user, sheet, confirm_new, today)
             if result.errors or (result.all_errors and not skip_invalid):
                 raise ImportRefused(result)
-        creates = [p for p in result.rows if p.action == CREATE]
-        for i in range(0, len(creates), CREATE_BATCH):
-            batch = creates[i:i + CREATE_BATCH]
-            made = create_projects([NewProject(p.data, p.stage, p.dates, p.partial)
-                                    for p in batch], user, source, today)
-            for plan, project in zip(batch, made):
-                plan.code = project.code
-                _finish_row(plan, project, user, today)
-            db.session.flush()
-            # Let the written batch go (the session holds clean objects weakly): the
-            # memory stays that of one batch, not of the whole file.
-            del made
-            for plan in batch:
-                plan.data = None
-        for plan in result.rows:
-            if plan.action == UPDATE:
-                _write(plan, user, source, today)
+        try:
+            _write_all(result, user, source, today)
+        except RulesBroken as exc:
+            # A rule the check did not foresee: nothing is kept, the reason is shown.
+            result.errors += [Problem(N_("导入时未通过检查：%(reason)s"),
+                                      {"reason": rule_message(e)}) for e in exc.errors]
+            raise ImportRefused(result) from None
     result.committed = True
     return result
+
+
+def _write_all(result: ImportResult, user: User | None, source: str, today: date) -> None:
+    """Write the checked rows: new projects in batches, then the updates."""
+    creates = [p for p in result.rows if p.action == CREATE]
+    for i in range(0, len(creates), CREATE_BATCH):
+        batch = creates[i:i + CREATE_BATCH]
+        made = create_projects([NewProject(p.data, p.stage, p.dates, p.partial)
+                                for p in batch], user, source, today)
+        for plan, project in zip(batch, made):
+            plan.code = project.code
+            _finish_row(plan, project, user, today)
+        db.session.flush()
+        # Let the written batch go (the session holds clean objects weakly): the memory
+        # stays that of one batch, not of the whole file.
+        del made
+        for plan in batch:
+            plan.data = None
+    for plan in result.rows:
+        if plan.action == UPDATE:
+            _write(plan, user, source, today)
 
 
 CREATE_BATCH = 1000     # new projects per flush
