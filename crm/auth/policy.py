@@ -20,6 +20,7 @@ EDIT_COMPANY = "edit_company"      # investors and their contacts: shared by all
 CLOSE_ISSUE = "close_issue"        # 销号: the unit that must act or the project's unit
 WRITE_INSTRUCTION = "write_instruction"  # 领导批示: leaders
 ACK_INSTRUCTION = "ack_instruction"  # the project's officer or unit has read it
+IMPORT_LEDGER = "import_ledger"    # upload a ledger; an import job is its uploader's
 MANAGE_USERS = "manage_users"
 MANAGE_REFERENCE = "manage_reference"  # units, regions, industries, settings
 
@@ -38,6 +39,8 @@ def can(user, action: str, obj=None) -> bool:
         return False
     if action in (CREATE_PROJECT, EDIT_COMPANY, LOG_VISIT):
         return True
+    if action == IMPORT_LEDGER:
+        return obj is None or obj.user_id == user.id
     if action in (EDIT_PROJECT, EDIT_VISIT):
         return obj is None or obj.unit_id == user.unit_id
     if action == CLOSE_ISSUE:

@@ -56,8 +56,10 @@ def _regions(project_ids: list[int]) -> dict[int, list[str]]:
     return out
 
 
-def _open_issues(project_ids: list[int], as_of: date | None = None) -> dict[int, list[str]]:
-    """The open coordination issues' texts of these projects, oldest first."""
+def open_issue_texts(project_ids: list[int], as_of: date | None = None
+                     ) -> dict[int, list[str]]:
+    """The open coordination issues' texts of these projects, oldest first (the
+    ledger's 存在问题; the import compares with them)."""
     out: dict[int, list[str]] = {}
     for pid, text in db.session.execute(
             select(CoordinationIssue.project_id, CoordinationIssue.description)
@@ -75,7 +77,7 @@ def ledger_batches(stmt: Select, as_of: date | None = None, issues: bool = True
     result = db.session.execute(stmt.execution_options(yield_per=BATCH))
     for batch in result.partitions():
         ids = [p.id for p in batch]
-        yield batch, _regions(ids), _open_issues(ids, as_of) if issues else {}
+        yield batch, _regions(ids), open_issue_texts(ids, as_of) if issues else {}
 
 
 _MILESTONE_ATTRS = [(s, f, f + "_precision") for s, f in lifecycle.MILESTONE_FIELDS.items()]

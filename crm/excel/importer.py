@@ -6,23 +6,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from types import SimpleNamespace
 
 from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm import lifecycle
+from crm.auth import policy
 from crm.clock import today as local_today
 from crm.coordination.services import raise_issue
 from crm.excel import parse
 from crm.excel.columns import LEDGER_COLUMNS, PARTIAL_PRODUCTION
+from crm.excel.export import open_issue_texts
 from crm.excel.reader import ColumnRef, DataRow, Ledger, SkippedRow, WorkbookError
 from crm.errors import RulesBroken
 from crm.extensions import db
 from crm.history import change_source, record_change
 from crm.i18n import rule_message
 from crm.lifecycle import N_, PartialDate
-from crm.models import (ADMIN, OFFICER, Company, CoordinationIssue, Industry, Project,
+from crm.models import (OFFICER, Company, Industry, Project,
                         Region, Unit, User)
 from crm.projects.services import (FIELD_LABELS, NewProject, ProjectData, advance_stage,
                                    assign_details, correct_milestones, create_projects,
@@ -41,7 +44,6 @@ NAME_MAX = 200
 _MAX_LENGTH = {"company": 200, "leader": 50}
 _HEADERS = {c.key: c.header for c in LEDGER_COLUMNS}
 _DATE_KEYS = {f: s for s, f in lifecycle.MILESTONE_FIELDS.items()}
-_STAGE_OF_KEY = _DATE_KEYS
 # The new reference records an import may create once confirmed: kind → model, label.
 NEW_KINDS = {"regions": (Region, N_("来源地")), "industry": (Industry, N_("产业类别")),
              "unit": (Unit, N_("责任单位"))}
@@ -353,18 +355,6 @@ def _load(ids: list[int]) -> dict[int, Project]:
     return out
 
 
-def _open_issues(ids: list[int]) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = {}
-    for start in range(0, len(ids), 500):
-        for pid, text in db.session.execute(
-                select(CoordinationIssue.project_id, CoordinationIssue.description)
-                .where(CoordinationIssue.project_id.in_(ids[start:start + 500]),
-                       CoordinationIssue.closed_on.is_(None))
-                .order_by(CoordinationIssue.raised_on, CoordinationIssue.id)):
-            out.setdefault(pid, []).append(text)
-    return out
-
-
 # ---------------------------------------------------------------------------- planning
 
 
@@ -430,7 +420,7 @@ def _plan_row(plan: RowPlan, inc: _Incoming, cells: _Cells, project: Project | N
         unit = (_resolve(world, cells, plan, "unit", [inc.unit], confirm_new)[0]
                 if inc.unit else None)
     if unit is None and project is None and user is not None and user.role == OFFICER:
-        unit = user.unit        # an officer's new projects are their unit's
+        unit = user.unit        # an officer's new projects are their unit's (the form's rule)
     officer = project.officer if project else None
     if inc.officer is not None:
         officer = world.users.get(normalize(inc.officer)) if inc.officer else None
@@ -443,10 +433,12 @@ def _plan_row(plan: RowPlan, inc: _Incoming, cells: _Cells, project: Project | N
         base = data.notes or ""
         data.notes = ISSUE_SEPARATOR.join([base] * bool(base) + [n for n in notes if n not in base])
 
-    if user is not None and user.role == OFFICER:
-        if project is not None and project.unit_id != user.unit_id:
+    # The command line (no user) acts as an administrator.
+    if user is not None:
+        if project is not None and not policy.can(user, policy.EDIT_PROJECT, project):
             cells.problem("name", N_("该项目属于其他单位，无权修改"))
-        elif unit is not None and getattr(unit, "id", None) != user.unit_id:
+        elif project is None and not policy.can(
+                user, policy.EDIT_PROJECT, SimpleNamespace(unit_id=getattr(unit, "id", None))):
             cells.problem("unit", N_("%(field)s：只能导入本单位的项目"),
                           {"field": _HEADERS["unit"]})
 
@@ -543,8 +535,8 @@ def _plan_stage(plan: RowPlan, inc: _Incoming, cells: _Cells, project: Project |
             cells.problem(date_key(s), N_("%(field)s：项目阶段为%(stage)s，不能填写此后阶段的时间"),
                           {"field": lifecycle.MILESTONE_LABELS[s], "stage": label})
     for error in lifecycle.check_milestone_order(dates, today):
-        cells.problem(date_key(_STAGE_OF_KEY[error.field]), error.message, dict(error.params))
-    if project is not None and (user is None or user.role != ADMIN):
+        cells.problem(date_key(_DATE_KEYS[error.field]), error.message, dict(error.params))
+    if project is not None and user is not None and not policy.can(user, policy.CORRECT_STAGE):
         for s, old in project.milestones.items():
             new = dates.get(s)
             if old is not None and new is not None and new != old and not _refines(new, old):
@@ -604,7 +596,7 @@ def preview(data: bytes, user: User | None, sheet: str | None = None,
     finally:
         ledger.close()
     if confirm_new and any(result.new_names.values()) and user is not None \
-            and user.role != ADMIN:
+            and not policy.can(user, policy.MANAGE_REFERENCE):
         result.errors.append(Problem(N_("只有管理员可以新增来源地、产业类别和责任单位")))
     return result
 
@@ -643,7 +635,10 @@ def _read(ledger: Ledger, result: ImportResult, user: User | None, confirm_new: 
     projects = _load(sorted({pid for *_x, pid in parsed if pid}))
     world.load_companies([inc.company for _p, _c, inc, _pid in parsed]
                          + [p.company.name for p in projects.values() if p.company])
-    issues = _open_issues(list(projects))
+    matched = list(projects)
+    issues = {}
+    for start in range(0, len(matched), 500):
+        issues.update(open_issue_texts(matched[start:start + 500]))
     seen: dict[tuple, tuple[int, tuple]] = {}
     for n, (plan, cells, inc, pid) in enumerate(parsed, 1):
         if n % PROGRESS_EVERY == 0:

@@ -108,7 +108,7 @@ def wait(timeout: float = 120) -> None:
         _threads.pop().join(timeout)
 
 
-def _heartbeat(app: Flask, job_id: int):
+def _heartbeat(job_id: int):
     """A progress callback writing done/total on its own connection (the check holds
     only a read transaction, so this write never waits for it), at most twice a second."""
     last = [0.0]
@@ -130,7 +130,7 @@ def _run(app: Flask, job_id: int) -> None:
             job = db.session.get(ImportJob, job_id)
             if job.state == CHECKING:
                 result = importer.preview(job.data, job.user, job.sheet, job.confirm_new,
-                                          progress=_heartbeat(app, job_id))
+                                          progress=_heartbeat(job_id))
                 db.session.rollback()       # end the read before writing the outcome
                 job = db.session.get(ImportJob, job_id)
                 _finish(job, READY, result)

@@ -2,7 +2,7 @@
 from datetime import date
 from io import BytesIO
 
-from flask import (abort, flash, jsonify, redirect, render_template, request, send_file,
+from flask import (flash, jsonify, redirect, render_template, request, send_file,
                    url_for)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -16,7 +16,7 @@ from crm.excel.export import ledger_rows, template_choices
 from crm.excel.forms import SKIP_INVALID, ImportCheckForm, ImportCommitForm, LedgerUploadForm
 from crm.extensions import db
 from crm.forms import form_status
-from crm.models import ADMIN, ImportJob
+from crm.models import ImportJob
 from crm.excel.writer import write_ledger, write_template
 from crm.projects.forms import read_list_request
 
@@ -87,13 +87,12 @@ def monthly():
 def _own_job(job_id: int) -> ImportJob:
     """The import job, to its uploader or an administrator only."""
     job = db.get_or_404(ImportJob, job_id)
-    if job.user_id != current_user.id and current_user.role != ADMIN:
-        abort(403)
+    policy.ensure(policy.IMPORT_LEDGER, job)
     return job
 
 
 @bp.route("/ledger/import", methods=["GET", "POST"])
-@policy.require(policy.CREATE_PROJECT)
+@policy.require(policy.IMPORT_LEDGER)
 def import_ledger():
     """Upload a ledger: it is checked in the background and the job page follows it."""
     form = LedgerUploadForm()
@@ -113,7 +112,7 @@ def import_ledger():
 
 
 @bp.route("/ledger/import/<int:job_id>")
-@policy.require(policy.CREATE_PROJECT)
+@policy.require(policy.IMPORT_LEDGER)
 def import_job(job_id):
     """The job: its progress while it runs, then the preview or the outcome."""
     job = _own_job(job_id)
@@ -128,7 +127,7 @@ def import_job(job_id):
 
 
 @bp.route("/ledger/import/<int:job_id>/progress")
-@policy.require(policy.CREATE_PROJECT)
+@policy.require(policy.IMPORT_LEDGER)
 def import_progress(job_id):
     """How far the job got (the job page polls this)."""
     job = _own_job(job_id)
@@ -139,7 +138,7 @@ def import_progress(job_id):
 
 
 @bp.route("/ledger/import/<int:job_id>/check", methods=["POST"])
-@policy.require(policy.CREATE_PROJECT)
+@policy.require(policy.IMPORT_LEDGER)
 def import_check(job_id):
     """Check the file again (another sheet, new names confirmed, or after a failure)."""
     job = _own_job(job_id)
@@ -155,7 +154,7 @@ def import_check(job_id):
 
 
 @bp.route("/ledger/import/<int:job_id>/commit", methods=["POST"])
-@policy.require(policy.CREATE_PROJECT)
+@policy.require(policy.IMPORT_LEDGER)
 def import_commit(job_id):
     """Write the checked ledger (checked once more as it is written)."""
     job = _own_job(job_id)

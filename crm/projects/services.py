@@ -185,12 +185,18 @@ def assign_details(project: Project, data: ProjectData, company, regions, indust
     project.search_text = search.search_text(project.name, company.name if company else "")
 
 
-def next_project_code(year: int) -> str:
-    """Return the next free project code of ``year``: P2026-0001, P2026-0002 …"""
+def _next_code_number(year: int) -> tuple[str, int]:
+    """The code prefix of ``year`` and the next free number under it."""
     prefix = f"P{year}-"
     last = db.session.scalar(select(func.max(Project.code)).where(
         Project.code.like(prefix + "%")))
     number = int(last[len(prefix):]) + 1 if last and last[len(prefix):].isdigit() else 1
+    return prefix, number
+
+
+def next_project_code(year: int) -> str:
+    """Return the next free project code of ``year``: P2026-0001, P2026-0002 …"""
+    prefix, number = _next_code_number(year)
     return f"{prefix}{number:04d}"
 
 
@@ -252,8 +258,7 @@ def create_projects(items: list[NewProject], user: User | None, note: str = "",
     someone else fails the flush (IntegrityError), so the caller's transaction fails."""
     today = today or local_today()
     companies = get_or_create_companies([i.data.company_name for i in items])
-    prefix = next_project_code(today.year)[:-4]
-    number = int(next_project_code(today.year)[len(prefix):])
+    prefix, number = _next_code_number(today.year)
     projects = []
     with db.session.no_autoflush:
         for item in items:
