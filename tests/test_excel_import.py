@@ -353,6 +353,38 @@ def test_a_formula_cell_is_read_as_its_text(app):
     assert [str(e) for e in result.all_errors] == ["第 2 行 C 列「总投资」：无法识别的金额「=1+2」"]
 
 
+def rewrite_part(data: bytes, part: str, change) -> bytes:
+    """The workbook with one XML part passed through ``change`` (bytes → bytes)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            body = src.read(item.filename)
+            dst.writestr(item, change(body) if item.filename == part else body)
+    return out.getvalue()
+
+
+def test_shared_formulas_and_error_cells_are_read_as_typed(app):
+    """A formula Excel shares down a column is read, in each row, as that row's formula
+    (never its cached result); an error value (#N/A) as its code."""
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["项目名称", "投资方", "总投资", "建设内容"])
+    ws.append(["甲项目", "公司", "=A2*1", "#N/A"])
+    ws.append(["乙项目", "公司", "=A3*1", "正常"])
+
+    def share(xml: bytes) -> bytes:
+        assert xml.count(b"<v />") == 2
+        xml = xml.replace(b"<f>A2*1</f><v />", b'<f t="shared" ref="C2:C3" si="0">A2*1</f>'
+                                               b"<v>7</v>")
+        return xml.replace(b"<f>A3*1</f><v />", b'<f t="shared" si="0"/><v>8</v>')
+    data = rewrite_part(xlsx(wb), "xl/worksheets/sheet1.xml", share)
+    result = importer.preview(data, None, today=TODAY)
+    assert [str(e) for e in result.all_errors] == [
+        "第 2 行 C 列「总投资」：无法识别的金额「=A2*1」",
+        "第 3 行 C 列「总投资」：无法识别的金额「=A3*1」"]
+    assert result.rows[0].data.content == "#N/A"
+
+
 def test_the_template_filled_in_imports(app, as_role):
     """Our template: its hidden 选项 sheet and its 填写说明 sheet are not ledgers."""
     wb = openpyxl.load_workbook(io.BytesIO(as_role("admin").get("/ledger/template").data))
@@ -452,21 +484,15 @@ def test_a_workbook_larger_than_50_mb_unpacked_is_refused(app, monkeypatch):
 
 
 def test_an_xml_entity_bomb_fails_safely(app):
-    """defusedxml is installed and used by openpyxl: a workbook whose sheet declares
-    entities ("billion laughs") is refused, never expanded."""
+    """A workbook whose sheet declares entities ("billion laughs") is refused before
+    anything parses it, never expanded (and defusedxml guards the XML read in Python)."""
     assert openpyxl.xml.DEFUSEDXML is True
-    source = io.BytesIO(messy_ledger())
-    out = io.BytesIO()
     doctype = ('<!DOCTYPE worksheet [<!ENTITY lol0 "lol">'
                + "".join(f'<!ENTITY lol{i} "' + f"&lol{i - 1};" * 10 + '">' for i in range(1, 10))
                + "]>")
-    with zipfile.ZipFile(source) as src, zipfile.ZipFile(out, "w") as dst:
-        for item in src.infolist():
-            body = src.read(item.filename)
-            if item.filename == "xl/worksheets/sheet1.xml":
-                body = doctype.encode() + body.replace(b"<v>", b"<v>&lol9;", 1)
-            dst.writestr(item, body)
-    result = importer.preview(out.getvalue(), None, today=TODAY)
+    data = rewrite_part(messy_ledger(), "xl/worksheets/sheet1.xml",
+                        lambda body: doctype.encode() + body.replace(b"<v>", b"<v>&lol9;", 1))
+    result = importer.preview(data, None, today=TODAY)
     assert [str(e) for e in result.errors] == ["文件含有不安全的 XML 内容（实体声明），已拒绝"]
 
 
