@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, insert, select
 from sqlalchemy.orm import joinedload
 
 from crm.extensions import db
@@ -30,6 +30,18 @@ def record_change(entity: str, entity_id: int, field: str, old: str, new: str,
     db.session.add(Change(entity=entity, entity_id=entity_id, project_id=project_id,
                           field=field, old_value=old, new_value=new,
                           user_id=user.id if user else None, source=_source.get()))
+
+
+def record_many(entity: str, field: str, changes: list[tuple[int, str, str, int | None]],
+                user: User | None) -> None:
+    """Record one field's change of many records in bulk inserts: (entity id, old, new,
+    project id) each (a bulk create; record_change is the one-at-a-time way)."""
+    rows = [{"entity": entity, "entity_id": entity_id, "project_id": project_id,
+             "field": field, "old_value": old, "new_value": new,
+             "user_id": user.id if user else None, "source": _source.get()}
+            for entity_id, old, new, project_id in changes]
+    for i in range(0, len(rows), 5000):
+        db.session.execute(insert(Change.__table__), rows[i:i + 5000])
 
 
 def record_diff(entity: str, entity_id: int, before: dict[str, str], after: dict[str, str],

@@ -201,6 +201,13 @@ def recounted(conn, ids: list[int]):
         _apply(conn, _cells_of(conn, ids, total))
 
 
+def count_new(conn, ids: list[int]) -> None:
+    """Add the cells of projects ``ids`` just inserted in bulk (written without the ORM,
+    so the flush hooks below do not see them)."""
+    if ids:
+        _apply(conn, _cells_of(conn, sorted(ids)))
+
+
 def _apply(conn, deltas: dict[tuple, list[int]]) -> None:
     """Add ``deltas`` to the cells, in key order (concurrent writers lock cells in the
     same order, so they queue instead of deadlocking)."""

@@ -3,6 +3,7 @@ would be created, updated, left unchanged or skipped, and every error), then wri
 valid rows through the project services in the caller's one transaction (the commit)."""
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,7 +20,7 @@ from crm.coordination.services import raise_issue
 from crm.excel import parse
 from crm.excel.columns import LEDGER_COLUMNS, PARTIAL_PRODUCTION
 from crm.excel.export import open_issue_texts
-from crm.excel.reader import ColumnRef, DataRow, Ledger, SkippedRow, WorkbookError
+from crm.excel.reader import ColumnRef, Ledger, SkippedRow, WorkbookError
 from crm.errors import RulesBroken
 from crm.extensions import db
 from crm.history import change_source, record_change
@@ -159,9 +160,10 @@ class ImportRefused(Exception):
 class _Cells:
     """One data row's cells by ledger column key, with the row's problems."""
 
-    def __init__(self, row: DataRow, columns: dict[str, list[ColumnRef]], plan: RowPlan):
-        self.values, self.columns, self.plan = row.values, columns, plan
-        self.bad: set[str] = set()      # keys whose cell could not be read
+    def __init__(self, values: tuple, columns: dict[str, list[ColumnRef]], plan: RowPlan,
+                 bad: set[str] | None = None):
+        self.values, self.columns, self.plan = values, columns, plan
+        self.bad: set[str] = set() if bad is None else bad   # keys whose cell was unreadable
 
     def ref(self, key: str) -> ColumnRef | None:
         refs = self.columns.get(key)
@@ -578,23 +580,21 @@ Progress = Callable[[int, int], None]     # (rows done, rows in all), now and th
 
 def preview(data: bytes, user: User | None, sheet: str | None = None,
             confirm_new: bool = False, today: date | None = None,
-            progress: Progress | None = None) -> ImportResult:
+            progress: Progress | None = None, reuse_parse: bool = False) -> ImportResult:
     """Read and check a ledger against the database without writing anything;
-    ``progress`` hears how far it got (reading, then checking: twice the rows)."""
+    ``progress`` hears how far it got (reading, then checking: twice the rows).
+    ``reuse_parse`` (the commit) takes the rows as the last preview of this file parsed
+    them, and checks them against the database again."""
     today = today or local_today()
+    progress = progress or (lambda done, total: None)
     result = ImportResult()
     try:
-        ledger = Ledger(data, sheet)
+        parsed = _parsed(data, sheet, progress, reuse_parse)
     except WorkbookError as exc:
         result.errors.append(Problem(exc.message, exc.params))
         result.sheets = getattr(exc, "sheets", [])
         return result
-    try:
-        _read(ledger, result, user, confirm_new, today, progress or (lambda done, total: None))
-    except WorkbookError as exc:
-        result.errors.append(Problem(exc.message, exc.params))
-    finally:
-        ledger.close()
+    _read(parsed, result, user, confirm_new, today, progress)
     if confirm_new and any(result.new_names.values()) and user is not None \
             and not policy.can(user, policy.MANAGE_REFERENCE):
         result.errors.append(Problem(N_("只有管理员可以新增来源地、产业类别和责任单位")))
@@ -604,45 +604,103 @@ def preview(data: bytes, user: User | None, sheet: str | None = None,
 PROGRESS_EVERY = 200
 
 
-def _read(ledger: Ledger, result: ImportResult, user: User | None, confirm_new: bool,
-          today: date, progress: Progress) -> None:
+@dataclass
+class _ParsedRow:
+    """A data row as parsed from the file, with the problems of its cells."""
+
+    number: int
+    inc: _Incoming
+    errors: list[Problem]
+    warnings: list[Problem]
+    bad: set[str]
+
+
+@dataclass
+class _Parsed:
+    """What the file says, independent of the database: its layout, the rows skipped,
+    each data row parsed, and the warnings about its columns."""
+
+    layout: object
+    sheets: list[str]
+    columns: dict[str, list[ColumnRef]]
+    warnings: list[Problem]
+    skipped: list[SkippedRow]
+    rows: list[_ParsedRow]
+    total: int
+
+
+# The last file parsed (sha-256 and sheet → _Parsed): a commit after its preview checks
+# the rows against the database again, but does not read and parse the file again.
+_last_parsed: tuple[tuple, _Parsed] | None = None
+
+
+def _parsed(data: bytes, sheet: str | None, progress: Progress, reuse: bool) -> _Parsed:
+    """The file's rows parsed (raises WorkbookError); with ``reuse`` (a commit), those
+    of the last preview when it was this file."""
+    global _last_parsed
+    key = (hashlib.sha256(data).digest(), sheet)
+    last = _last_parsed
+    if reuse and last is not None and last[0] == key:
+        return last[1]
+    ledger = Ledger(data, sheet)
+    try:
+        parsed = _parse(ledger, progress)
+    finally:
+        ledger.close()
+    _last_parsed = (key, parsed)
+    return parsed
+
+
+def _parse(ledger: Ledger, progress: Progress) -> _Parsed:
     layout = ledger.layout
-    result.sheet, result.sheets, result.columns = layout.sheet, ledger.sheets, layout.columns
     columns = layout.by_key()
-    for c in layout.ignored:
-        result.warnings.append(Problem(N_("第 %(column)s 列「%(header)s」不是台账的列，已忽略"),
-                                       {"column": c.letter, "header": c.header}))
+    warnings = [Problem(N_("第 %(column)s 列「%(header)s」不是台账的列，已忽略"),
+                        {"column": c.letter, "header": c.header}) for c in layout.ignored]
     for key, refs in columns.items():
         if len(refs) > 1 and key != "amount":
-            result.warnings.append(Problem(
-                N_("「%(header)s」列出现多次，只读取第 %(column)s 列"),
-                {"header": _HEADERS[key], "column": refs[0].letter}))
+            warnings.append(Problem(N_("「%(header)s」列出现多次，只读取第 %(column)s 列"),
+                                    {"header": _HEADERS[key], "column": refs[0].letter}))
             columns[key] = refs[:1]
-    world = _World()
-    parsed = []
     total = max(ledger.total_rows, 1)
+    parsed = _Parsed(layout, ledger.sheets, columns, warnings, [], [], total)
     for n, item in enumerate(ledger.rows(), 1):
         if n % PROGRESS_EVERY == 0:
             progress(min(n, total), 2 * total)
         if isinstance(item, SkippedRow):
-            result.skipped.append(item)
+            parsed.skipped.append(item)
             continue
         plan = RowPlan(item.number)
-        cells = _Cells(item, columns, plan)
+        cells = _Cells(item.values, columns, plan)
         inc = _read_row(cells)
-        pid = world.match(inc, cells) if inc.name else None
-        parsed.append((plan, cells, inc, pid))
-    projects = _load(sorted({pid for *_x, pid in parsed if pid}))
-    world.load_companies([inc.company for _p, _c, inc, _pid in parsed]
+        parsed.rows.append(_ParsedRow(item.number, inc, plan.errors, plan.warnings, cells.bad))
+    return parsed
+
+
+def _read(parsed: _Parsed, result: ImportResult, user: User | None, confirm_new: bool,
+          today: date, progress: Progress) -> None:
+    """Check the parsed rows against the database: match, plan, find new names."""
+    layout, columns, total = parsed.layout, parsed.columns, parsed.total
+    result.sheet, result.sheets, result.columns = layout.sheet, parsed.sheets, layout.columns
+    result.warnings += parsed.warnings
+    result.skipped += parsed.skipped
+    world = _World()
+    rows = []
+    for row in parsed.rows:
+        plan = RowPlan(row.number, errors=list(row.errors), warnings=list(row.warnings))
+        cells = _Cells((), columns, plan, set(row.bad))
+        pid = world.match(row.inc, cells) if row.inc.name else None
+        rows.append((plan, cells, row.inc, pid))
+    projects = _load(sorted({pid for *_x, pid in rows if pid}))
+    world.load_companies([inc.company for _p, _c, inc, _pid in rows]
                          + [p.company.name for p in projects.values() if p.company])
     matched = list(projects)
     issues = {}
     for start in range(0, len(matched), 500):
         issues.update(open_issue_texts(matched[start:start + 500]))
     seen: dict[tuple, tuple[int, tuple]] = {}
-    for n, (plan, cells, inc, pid) in enumerate(parsed, 1):
+    for n, (plan, cells, inc, pid) in enumerate(rows, 1):
         if n % PROGRESS_EVERY == 0:
-            progress(total + n * total // len(parsed), 2 * total)
+            progress(total + n * total // len(rows), 2 * total)
         result.rows.append(plan)
         key = ("p", pid) if pid else ("n", normalize(inc.name), normalize(inc.company or ""))
         if inc.name and key in seen:
@@ -674,7 +732,7 @@ def commit(data: bytes, user: User | None, source_name: str, sheet: str | None =
     valid row when ``skip_invalid``, otherwise all rows or, on any error, nothing
     (ImportRefused). Confirmed new regions, industries and units are created first."""
     today = today or local_today()
-    result = preview(data, user, sheet, confirm_new, today)
+    result = preview(data, user, sheet, confirm_new, today, reuse_parse=True)
     if result.errors or (result.all_errors and not skip_invalid):
         raise ImportRefused(result)
     source = f"{SOURCE} {source_name}".strip()
@@ -685,7 +743,7 @@ def commit(data: bytes, user: User | None, source_name: str, sheet: str | None =
                 for name in names:
                     save_reference_item(model, None, name, None, True)
             # Check again against the lists with the new names in them.
-            result = preview(data, user, sheet, confirm_new, today)
+            result = preview(data, user, sheet, confirm_new, today, reuse_parse=True)
             if result.errors or (result.all_errors and not skip_invalid):
                 raise ImportRefused(result)
         try:
@@ -696,31 +754,33 @@ def commit(data: bytes, user: User | None, source_name: str, sheet: str | None =
                                       {"reason": rule_message(e)}) for e in exc.errors]
             raise ImportRefused(result) from None
     result.committed = True
+    global _last_parsed
+    _last_parsed = None     # the parsed rows' memory back
     return result
 
 
 def _write_all(result: ImportResult, user: User | None, source: str, today: date) -> None:
-    """Write the checked rows: new projects in batches, then the updates."""
+    """Write the checked rows: the new projects in bulk, then the updates."""
     creates = [p for p in result.rows if p.action == CREATE]
-    for i in range(0, len(creates), CREATE_BATCH):
-        batch = creates[i:i + CREATE_BATCH]
-        made = create_projects([NewProject(p.data, p.stage, p.dates, p.partial)
-                                for p in batch], user, source, today)
-        for plan, project in zip(batch, made):
-            plan.code = project.code
-            _finish_row(plan, project, user, today)
+    made = create_projects([NewProject(p.data, p.stage, p.dates, p.partial) for p in creates],
+                           user, source, today)
+    finish = {}
+    for plan, (pid, code) in zip(creates, made):
+        plan.code, plan.data = code, None
+        if (plan.status and plan.status != lifecycle.ACTIVE) or plan.new_issues:
+            finish[pid] = plan
+    ids = list(finish)
+    for i in range(0, len(ids), CREATE_BATCH):
+        for project in db.session.scalars(select(Project).where(
+                Project.id.in_(ids[i:i + CREATE_BATCH]))):
+            _finish_row(finish[project.id], project, user, today)
         db.session.flush()
-        # Let the written batch go (the session holds clean objects weakly): the memory
-        # stays that of one batch, not of the whole file.
-        del made
-        for plan in batch:
-            plan.data = None
     for plan in result.rows:
         if plan.action == UPDATE:
             _write(plan, user, source, today)
 
 
-CREATE_BATCH = 1000     # new projects per flush
+CREATE_BATCH = 500      # new projects with a status or issues, per query
 
 
 def _finish_row(plan: RowPlan, project: Project, user: User | None, today: date) -> None:
