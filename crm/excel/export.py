@@ -44,16 +44,22 @@ def ledger_stmt(filters: ProjectFilters, sort: str = DEFAULT_SORT) -> Select:
     return apply_filters(stmt, filters).order_by(*order_by(sort))
 
 
-def _regions(project_ids: list[int]) -> dict[int, list[str]]:
+def _region_names() -> dict[int, tuple[tuple, str]]:
+    """Every region tag's (order, name) by id: read once per export, so a batch's tags
+    are read as plain id pairs (the join and sort per batch cost more)."""
+    return {rid: ((order, rid), name) for rid, order, name in db.session.execute(
+        select(Region.id, Region.sort_order, Region.name))}
+
+
+def _regions(project_ids: list[int], names: dict[int, tuple[tuple, str]]
+             ) -> dict[int, list[str]]:
     """The region tags' names of these projects, in the regions' order."""
-    out: dict[int, list[str]] = {}
-    for pid, name in db.session.execute(
-            select(project_region.c.project_id, Region.name)
-            .join(Region, Region.id == project_region.c.region_id)
-            .where(project_region.c.project_id.in_(project_ids))
-            .order_by(project_region.c.project_id, Region.sort_order, Region.id)):
-        out.setdefault(pid, []).append(name)
-    return out
+    tags: dict[int, list[tuple[tuple, str]]] = {}
+    for pid, rid in db.session.execute(
+            select(project_region.c.project_id, project_region.c.region_id)
+            .where(project_region.c.project_id.in_(project_ids))):
+        tags.setdefault(pid, []).append(names[rid])
+    return {pid: [name for _order, name in sorted(found)] for pid, found in tags.items()}
 
 
 def open_issue_texts(project_ids: list[int], as_of: date | None = None
@@ -74,10 +80,11 @@ def ledger_batches(stmt: Select, as_of: date | None = None, issues: bool = True
                    ) -> Iterator[tuple[list[Row], dict[int, list[str]], dict[int, list[str]]]]:
     """The rows of a ``ledger_stmt`` in batches of BATCH, each with its projects' region
     names and (unless ``issues`` is false) the issues open today or at ``as_of``."""
+    names = _region_names()
     result = db.session.execute(stmt.execution_options(yield_per=BATCH))
     for batch in result.partitions():
         ids = [p.id for p in batch]
-        yield batch, _regions(ids), open_issue_texts(ids, as_of) if issues else {}
+        yield batch, _regions(ids, names), open_issue_texts(ids, as_of) if issues else {}
 
 
 _MILESTONE_ATTRS = [(s, f, f + "_precision") for s, f in lifecycle.MILESTONE_FIELDS.items()]
