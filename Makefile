@@ -7,7 +7,7 @@ RUN_STAMP := $(VENV)/.run-installed
 DEV_STAMP := $(VENV)/.dev-installed
 MO := crm/translations/en/LC_MESSAGES/messages.mo
 
-.PHONY: run test bench translations extract-messages
+.PHONY: run serve test bench translations extract-messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ run: $(RUN_STAMP) $(MO) instance/secret_key
 	$(FLASK) db upgrade
 	$(FLASK) demo load --if-empty
 	$(FLASK) run --host 127.0.0.1 --port 5000
+
+# Production: gunicorn (gunicorn.conf.py) after refusing an unsafe configuration.
+serve: $(RUN_STAMP) $(MO)
+	$(FLASK) check-deploy
+	$(FLASK) db upgrade
+	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 test: $(DEV_STAMP) $(MO)
 	$(BIN)/ruff check --quiet --select F,E,W --line-length 100 --exclude migrations crm tests wsgi.py

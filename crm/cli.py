@@ -1,7 +1,7 @@
 """Command-line interface: ``flask --app wsgi users|demo …`` (DESIGN.md §5)."""
 import click
-from flask import Flask
-from flask.cli import AppGroup
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
 from crm.auth.services import create_user
@@ -192,8 +192,38 @@ def report_monthly(month, out):
     click.echo(f"wrote the monthly report of {first:%Y-%m} to {out}")
 
 
+@click.command("check-deploy")
+@with_appcontext
+def check_deploy():
+    """Refuse an unsafe production configuration, naming each problem (exit 1)."""
+    from crm.deploy import deploy_problems
+
+    problems = deploy_problems(current_app)
+    for problem in problems:
+        click.echo(f"✗ {problem}", err=True)
+    if problems:
+        raise SystemExit(1)
+    click.echo("✓ 生产配置检查通过")
+
+
+@click.command("backup")
+@click.argument("directory", type=click.Path(file_okay=False))
+@with_appcontext
+def backup_command(directory):
+    """Write a consistent copy of the database into DIRECTORY while the app serves."""
+    from crm.deploy import backup
+
+    try:
+        path = backup(current_app, directory)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"backed up the database to {path}")
+
+
 def register(app: Flask) -> None:
     """Attach the command groups to the app."""
+    app.cli.add_command(check_deploy)
+    app.cli.add_command(backup_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(stats_cli)

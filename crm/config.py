@@ -13,19 +13,21 @@ class ConfigError(RuntimeError):
     """Raised when the environment describes an unsafe or impossible configuration."""
 
 
-def _secret_key(production: bool) -> str:
-    """Return SECRET_KEY from the environment, else the development key file."""
+def _secret_key(production: bool) -> tuple[str, str]:
+    """Return SECRET_KEY from the environment, else the development key file, with
+    where it came from ("env", "file" or "generated")."""
     key = os.environ.get("SECRET_KEY")
     if key:
-        return key
+        return key, "env"
     if production:
         raise ConfigError("SECRET_KEY must be set in production (CRM_ENV=production).")
     key_file = INSTANCE_DIR / "secret_key"
     if key_file.exists():
-        return key_file.read_text().strip()
+        return key_file.read_text().strip(), "file"
     # No key yet (e.g. a bare `flask` command before `make run`): a per-process key
-    # keeps the app usable; sessions then do not survive a restart.
-    return os.urandom(32).hex()
+    # keeps the app usable; sessions then do not survive a restart, nor are they shared
+    # between workers (check-deploy refuses it).
+    return os.urandom(32).hex(), "generated"
 
 
 def database_url() -> str:
@@ -42,8 +44,10 @@ def database_url() -> str:
 def load_config() -> dict:
     """Build the Flask config mapping from the environment."""
     production = os.environ.get("CRM_ENV", "development") == "production"
+    key, key_source = _secret_key(production)
     return {
-        "SECRET_KEY": _secret_key(production),
+        "SECRET_KEY": key,
+        "SECRET_KEY_SOURCE": key_source,
         "SQLALCHEMY_DATABASE_URI": database_url(),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "BABEL_DEFAULT_LOCALE": "zh_CN",
@@ -57,6 +61,8 @@ def load_config() -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": production,
         "PAGE_SIZE": 50,
         # 填报单位 on the monthly report's sheets: the bureau's name.
         "ZONE_NAME": os.environ.get("ZONE_NAME", "").strip() or "开发区招商局",
