@@ -12,7 +12,7 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.from_mapping(config)
 
-    from crm import i18n
+    from crm import headers, i18n
     from crm.extensions import babel, csrf, db, login_manager, migrate
 
     db.init_app(app)
@@ -21,6 +21,7 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
     i18n.init_app(app)
+    headers.init_app(app)
 
     from crm.auth import bp as auth_bp
     from crm.board import bp as board_bp

@@ -307,6 +307,7 @@ class Ledger:
         self.layout = layouts[sheet or self.sheets[0]]
         self._sheet = self._open(self.layout.sheet)
         self.total_rows = max(len(self._sheet.grid) - self.layout.header_rows[-1], 0)
+        self.close()        # the cells are Python's now: calamine's copy can go
 
     def _open(self, name: str, nrows: int | None = None) -> _Sheet:
         try:
@@ -350,7 +351,9 @@ class Ledger:
         blanks: list[SkippedRow] = []
         count = 0
         # Header rows first: a range merged down from them must be known.
-        for number, row in enumerate(sheet.grid, 1):
+        grid = sheet.grid
+        for number in range(1, len(grid) + 1):
+            row, grid[number - 1] = grid[number - 1], None     # freed as it is read
             values = _cleaned(row[:width])
             values += [None] * (width - len(values))
             sheet.fill(number, values, across=number < first)
@@ -373,9 +376,11 @@ class Ledger:
                 yield SkippedRow(number, reason, _first_text(values))
 
     def close(self) -> None:
-        """Release the file."""
-        self._book.close()
-        self._archive.close()
+        """Release the file (again: no harm)."""
+        if self._archive is not None:
+            self._book.close()
+            self._archive.close()
+            self._archive = None
 
 
 def _refuse_entities(archive: zipfile.ZipFile) -> None:

@@ -31,12 +31,19 @@ def sync_tokens(project_id: int, text: str) -> None:
 
 def insert_tokens(projects: list[tuple[int, str]]) -> None:
     """Index new projects ((id, search text) each) in one insert."""
-    rows = [{"token": g, "project_id": pid} for pid, text in projects
-            for g in sorted(bigrams(text))]
-    # (An empty list would be an INSERT of one default row.)
-    for i in range(0, len(rows), 5000):
-        # The table, not the ORM entity: a plain executemany, no ORM bulk bookkeeping.
-        db.session.execute(insert(ProjectToken.__table__), rows[i:i + 5000])
+    rows: list[dict] = []
+    for pid, text in projects:
+        rows += ({"token": g, "project_id": pid} for g in sorted(bigrams(text)))
+        if len(rows) >= 5000:       # a bulk create's ~20 rows a project, 5,000 at a time
+            _insert_tokens(rows)
+            rows = []
+    if rows:    # (an empty list would be an INSERT of one default row)
+        _insert_tokens(rows)
+
+
+def _insert_tokens(rows: list[dict]) -> None:
+    # The table, not the ORM entity: a plain executemany, no ORM bulk bookkeeping.
+    db.session.execute(insert(ProjectToken.__table__), rows)
 
 
 def match_condition(query: str):

@@ -271,10 +271,11 @@ def create_projects(items: list[NewProject], user: User | None, note: str = "",
                     today: date | None = None) -> list[tuple[int, str]]:
     """Create many projects at once (the ledger import): each checked as create_project
     and advance_stage check one and recorded in the same histories, but written as a
-    few bulk inserts and one pass of the dashboard's running totals instead of a flush
-    of objects (10,000 projects: seconds, not a minute). Returns (id, code) of each, in
-    order. Codes are numbered on from the year's last; a code taken meanwhile by
-    someone else fails the insert (IntegrityError), so the caller's transaction fails."""
+    few bulk inserts per 1,000 projects and one pass of the dashboard's running totals
+    instead of a flush of objects (10,000 projects: seconds, not a minute). Returns
+    (id, code) of each, in order. Codes are numbered on from the year's last; a code
+    taken meanwhile by someone else fails the insert (IntegrityError), so the caller's
+    transaction fails."""
     today = today or local_today()
     companies = get_or_create_companies([i.data.company_name for i in items])
     # The records the rows name, held here: _apply's lookups then find them in the
@@ -284,6 +285,23 @@ def create_projects(items: list[NewProject], user: User | None, note: str = "",
             for obj in _by_ids(model, {getattr(i.data, key) for i in items})]
     held += _by_ids(Region, {rid for i in items for rid in i.data.region_ids or ()})
     prefix, number = _next_code_number(today.year)
+    made = []
+    for start in range(0, len(items), BULK_BATCH):
+        batch = items[start:start + BULK_BATCH]
+        made += _insert_projects(batch, user, note, today, prefix, number, companies)
+        number += len(batch)
+    del held
+    cube.count_new(db.session.connection(), [pid for pid, _code in made])
+    return made
+
+
+BULK_BATCH = 1000       # projects per round of inserts: the memory of one batch
+
+
+def _insert_projects(items: list[NewProject], user: User | None, note: str, today: date,
+                     prefix: str, number: int, companies: dict[str, Company]
+                     ) -> list[tuple[int, str]]:
+    """Check and insert one batch of create_projects (codes from ``number`` on)."""
     rows, regions, moves = [], [], []
     with db.session.no_autoflush:
         for item in items:
@@ -307,11 +325,9 @@ def create_projects(items: list[NewProject], user: User | None, note: str = "",
             rows.append(row)
             regions.append([r.id for r in project.regions])
             moves.append(passed)
-    del held
     # A plain executemany (no RETURNING: SQLAlchemy's sorted RETURNING costs more than
     # the insert), then the new ids by their codes.
-    for i in range(0, len(rows), 5000):
-        db.session.execute(insert(Project.__table__), rows[i:i + 5000])
+    db.session.execute(insert(Project.__table__), rows)
     codes = [row["code"] for row in rows]
     id_of = {}
     for i in range(0, len(codes), 500):
@@ -323,13 +339,12 @@ def create_projects(items: list[NewProject], user: User | None, note: str = "",
     stage_rows = [{**move, "project_id": pid} for pid, passed in zip(ids, moves)
                   for move in passed]
     for table, batch in ((project_region, tags), (StageChange.__table__, stage_rows)):
-        for i in range(0, len(batch), 5000):
-            db.session.execute(insert(table), batch[i:i + 5000])
+        if batch:
+            db.session.execute(insert(table), batch)
     search.insert_tokens([(pid, row["search_text"]) for pid, row in zip(ids, rows)])
-    record_many("project", "created", [(pid, "", row["code"], pid)
-                                       for pid, row in zip(ids, rows)], user)
-    cube.count_new(db.session.connection(), ids)
-    return [(pid, row["code"]) for pid, row in zip(ids, rows)]
+    record_many("project", "created", [(pid, "", code, pid) for pid, code in zip(ids, codes)],
+                user)
+    return list(zip(ids, codes))
 
 
 def update_project(project: Project, data: ProjectData, user: User | None,
