@@ -11,6 +11,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_mapping(load_config())
     if config:
         app.config.from_mapping(config)
+    if app.config.get("PROXY_COUNT"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        n = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)
 
     from crm import headers, i18n
     from crm.extensions import babel, csrf, db, login_manager, migrate

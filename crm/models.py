@@ -105,6 +105,20 @@ class User(UserMixin, db.Model):
         return self.display_name
 
 
+class LoginFailure(db.Model):
+    """A failed sign-in: which account name was tried, from where, when (the login
+    throttle counts them; a success clears the account's from that address)."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (Index("ix_login_failure_account", "username_key", "address", "failed_at"),
+                      Index("ix_login_failure_address", "address", "failed_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username_key: Mapped[str] = mapped_column(String(50))
+    address: Mapped[str] = mapped_column(String(45))
+    failed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 COMPANY_NATURES = ("central_soe", "local_soe", "private", "foreign", "hmt", "joint")
 COMPANY_NATURE_LABELS = {
     "central_soe": N_("央企"), "local_soe": N_("国企"), "private": N_("民企"),

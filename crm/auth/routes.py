@@ -4,13 +4,14 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
-from crm.auth import bp, policy
+from crm.auth import bp, policy, throttle
 from crm.auth.forms import LoginForm, UserForm
 from crm.auth.services import authenticate, create_user, update_user
 from crm.forms import commit_or_report, form_status
 from crm.extensions import db, login_manager
 from crm.models import Unit, User
 from crm.redirects import safe_next
+from crm.security_log import security_event
 from crm.reference.queries import units_stmt
 
 
@@ -25,10 +26,25 @@ def login():
     """Show the sign-in form and sign the user in."""
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
-        user = authenticate(form.username.data, form.password.data)
+        name, address = form.username.data, request.remote_addr or ""
+        wait = throttle.locked_minutes(name, address)
+        # Checked before the password: while locked, no guess is tried at all.
+        user = authenticate(name, form.password.data) if not wait else None
         if user is not None:
+            throttle.clear_failures(name, address)
+            db.session.commit()
             login_user(user)
+            security_event("login", user=user.username)
             return redirect(safe_next(form.next.data, url_for("main.index")))
+        if wait:
+            security_event("login_locked", user=name, minutes=wait)
+            # The same words for every account name: no hint whether it exists.
+            form.form_errors.append(_("登录失败次数过多，请 %(minutes)s 分钟后再试", minutes=wait))
+            return render_template("auth/login.html", form=form), 429
+        throttle.record_failure(name, address)
+        db.session.commit()
+        security_event("login_failed", user=name,
+                       failures=throttle.failures(name, address))
         # One message for an unknown user and a wrong password.
         form.form_errors.append(_("用户名或密码错误"))
     return render_template("auth/login.html", form=form), (200 if not form.errors else 400)
@@ -37,6 +53,8 @@ def login():
 @bp.route("/logout", methods=["POST"])
 def logout():
     """Sign the user out (POST only, CSRF-protected)."""
+    if current_user.is_authenticated:
+        security_event("logout", user=current_user.username)
     logout_user()
     flash(_("已退出登录"), "info")
     return redirect(url_for("auth.login"))
