@@ -63,6 +63,10 @@ def load_config() -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": production,
+        # Session time-outs (ASVS 7.3): idle longer than a visit write-up takes, and
+        # a working day at most.
+        "SESSION_IDLE_MINUTES": int(os.environ.get("SESSION_IDLE_MINUTES", "120")),
+        "SESSION_MAX_HOURS": int(os.environ.get("SESSION_MAX_HOURS", "12")),
         "PAGE_SIZE": 50,
         # 填报单位 on the monthly report's sheets: the bureau's name.
         "ZONE_NAME": os.environ.get("ZONE_NAME", "").strip() or "开发区招商局",

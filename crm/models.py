@@ -3,6 +3,7 @@ projects with their milestones, and the stage and change history.
 """
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -86,12 +87,23 @@ class User(UserMixin, db.Model):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Part of every session's user id (get_id): a new one ends all the user's sessions
+    # (sign-out, a new password, disabled by an administrator).
+    session_token: Mapped[str] = mapped_column(String(32), default="", server_default="")
 
     unit: Mapped[Unit | None] = relationship()
 
     @property
     def is_active(self):  # Flask-Login: a disabled user cannot sign in
         return self.active
+
+    def get_id(self) -> str:
+        """Flask-Login's id in the session: "id-token" (crm/auth/routes.load_user)."""
+        return f"{self.id}-{self.session_token}"
+
+    def end_sessions(self) -> None:
+        """Make every session of this user invalid from its next request."""
+        self.session_token = secrets.token_hex(16)
 
     def set_password(self, password: str) -> None:
         """Store a salted hash of ``password``."""

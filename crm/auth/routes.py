@@ -1,5 +1,7 @@
 """Routes for signing in and out and for the users admin pages."""
-from flask import flash, redirect, render_template, request, url_for
+import time
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
@@ -17,8 +19,35 @@ from crm.reference.queries import units_stmt
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    """Load the signed-in user for Flask-Login."""
-    return db.session.get(User, int(user_id))
+    """The signed-in user of a session's "id-token" (User.get_id): none when the user's
+    token changed since (signed out elsewhere, new password, disabled)."""
+    ident, _sep, token = user_id.partition("-")
+    user = db.session.get(User, int(ident)) if ident.isdigit() else None
+    if user is None or user.session_token != token:
+        return None
+    return user
+
+
+@bp.before_app_request
+def session_timeouts():
+    """End a session idle for SESSION_IDLE_MINUTES or older than SESSION_MAX_HOURS
+    (OWASP ASVS 7.3): the user signs in again and comes back to the page."""
+    if not current_user.is_authenticated or request.endpoint == "static":
+        return None
+    now = int(time.time())
+    config = current_app.config
+    started, seen = session.get("login_at"), session.get("seen_at", 0)
+    if (started is None or now - started > config["SESSION_MAX_HOURS"] * 3600
+            or now - seen > config["SESSION_IDLE_MINUTES"] * 60):
+        security_event("session_expired", user=current_user.username)
+        logout_user()
+        session.clear()
+        flash(_("登录已超时，请重新登录"), "info")
+        return redirect(url_for("auth.login", next=request.full_path
+                                if request.method == "GET" else None))
+    if now - seen > 60:         # not a new cookie on every request
+        session["seen_at"] = now
+    return None
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -33,7 +62,7 @@ def login():
         if user is not None:
             throttle.clear_failures(name, address)
             db.session.commit()
-            login_user(user)
+            _sign_in(user)
             security_event("login", user=user.username)
             return redirect(safe_next(form.next.data, url_for("main.index")))
         if wait:
@@ -50,11 +79,21 @@ def login():
     return render_template("auth/login.html", form=form), (200 if not form.errors else 400)
 
 
+def _sign_in(user: User) -> None:
+    """A fresh session for ``user`` (Flask-Login's), stamped for the time-outs."""
+    session.clear()
+    login_user(user)
+    session["login_at"] = session["seen_at"] = int(time.time())
+
+
 @bp.route("/logout", methods=["POST"])
 def logout():
-    """Sign the user out (POST only, CSRF-protected)."""
+    """Sign the user out everywhere (POST only, CSRF-protected): every session of the
+    user ends, on other computers too."""
     if current_user.is_authenticated:
         security_event("logout", user=current_user.username)
+        current_user.end_sessions()
+        db.session.commit()
     logout_user()
     flash(_("已退出登录"), "info")
     return redirect(url_for("auth.login"))
@@ -103,6 +142,8 @@ def _user_form(user: User | None):
         form.unit_id.data = user.unit_id or 0
     if form.validate_on_submit():
         if commit_or_report(form, lambda: _save_user(form, user)):
+            if user is not None and user.id == current_user.id and form.password.data:
+                _sign_in(user)      # their own new password: stay signed in here
             flash(_("用户已保存"), "success")
             return redirect(url_for("auth.index"))
     status = form_status(form)

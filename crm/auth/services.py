@@ -56,5 +56,7 @@ def update_user(user: User, username: str, display_name: str, role: str,
     user.role, user.unit, user.active = role, unit, active
     if password:
         user.set_password(password)
+    if password or not active:
+        user.end_sessions()     # signed out everywhere: the old password is no key
     db.session.flush()
     return user
