@@ -26,6 +26,8 @@ def create_app(config: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=i18n.select_locale)
     i18n.init_app(app)
     headers.init_app(app)
+    from crm import security_log
+    security_log.init_app(app)
 
     from crm.auth import bp as auth_bp
     from crm.board import bp as board_bp

@@ -71,6 +71,8 @@ def load_config() -> dict:
         # 填报单位 on the monthly report's sheets: the bureau's name.
         "ZONE_NAME": os.environ.get("ZONE_NAME", "").strip() or "开发区招商局",
         "PRODUCTION": production,
+        # The security log's file (kept six months or more); empty: standard error.
+        "SECURITY_LOG": os.environ.get("SECURITY_LOG", ""),
         # Reverse proxies in front (nginx: 1): the client's address for the sign-in
         # throttle and the logs is then read from X-Forwarded-For, and https from
         # X-Forwarded-Proto. 0: served directly.

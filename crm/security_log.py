@@ -4,13 +4,27 @@ what, who, from where, which request. Never a password, cookie or token; JSON es
 control characters, so a crafted user name cannot forge a line."""
 import json
 import logging
+import logging.handlers
 
-from flask import has_request_context, request
+from flask import Flask, has_request_context, request
 
 from crm.clock import utcnow
 from crm.headers import request_id
 
 logger = logging.getLogger("crm.security")
+
+
+def init_app(app: Flask) -> None:
+    """Send the log to SECURITY_LOG (a file, reopened when logrotate moves it) or else
+    to standard error (gunicorn's error log), once per process."""
+    logger.setLevel(logging.INFO)
+    path = app.config.get("SECURITY_LOG") or ""
+    if not any(getattr(h, "_crm_security", None) == path for h in logger.handlers):
+        handler = (logging.handlers.WatchedFileHandler(path, encoding="utf-8") if path
+                   else logging.StreamHandler())
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._crm_security = path
+        logger.addHandler(handler)
 
 
 def security_event(event: str, **fields) -> None:

@@ -140,14 +140,30 @@ def _user_form(user: User | None):
     form.unit_id.choices = _unit_choices()
     if request.method == "GET" and user is not None:
         form.unit_id.data = user.unit_id or 0
+    before = (user.role, user.active) if user is not None else None
     if form.validate_on_submit():
         if commit_or_report(form, lambda: _save_user(form, user)):
+            _log_user_change(user or db.session.scalar(
+                select(User).where(User.username == form.username.data.strip())),
+                before, bool(form.password.data))
             if user is not None and user.id == current_user.id and form.password.data:
                 _sign_in(user)      # their own new password: stay signed in here
             flash(_("用户已保存"), "success")
             return redirect(url_for("auth.index"))
     status = form_status(form)
     return render_template("auth/edit.html", form=form, user=user), status
+
+
+def _log_user_change(user: User, before: tuple | None, password: bool) -> None:
+    """A new user, or a changed role, enabled state or password, to the security log."""
+    changes = ["created"] if before is None else [
+        what for what, changed in (("role", before[0] != user.role),
+                                   ("active", before[1] != user.active)) if changed]
+    if password and before is not None:
+        changes.append("password")
+    if changes:
+        security_event("user_changed", user=current_user.username, target=user.username,
+                       changes=changes, role=user.role, active=user.active)
 
 
 @bp.app_context_processor

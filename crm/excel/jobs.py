@@ -19,6 +19,7 @@ from crm.excel import importer
 from crm.extensions import db
 from crm.lifecycle import N_
 from crm.models import ImportJob, User
+from crm.security_log import security_event
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,9 @@ def _run(app: Flask, job_id: int) -> None:
                 else:
                     # The outcome in the import's own transaction: both or neither.
                     _finish(job, DONE, result)
+                    security_event("import", user=job.user.username if job.user else "",
+                                   file=job.filename, created=result.count(importer.CREATE),
+                                   updated=result.count(importer.UPDATE))
             db.session.commit()
         except Exception:
             log.exception("ledger import job %s failed", job_id)

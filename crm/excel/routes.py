@@ -19,12 +19,14 @@ from crm.forms import form_status
 from crm.models import ImportJob
 from crm.excel.writer import write_ledger, write_template
 from crm.projects.forms import read_list_request
+from crm.security_log import security_event
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def xlsx_download(buffer: BytesIO, name: str):
     """Send a workbook under its Chinese file name (RFC 6266 filename*), never cached."""
+    security_event("export", user=current_user.username, file=name)
     buffer.seek(0)
     response = send_file(buffer, mimetype=XLSX, as_attachment=True, download_name=name)
     response.headers["Cache-Control"] = "no-store"

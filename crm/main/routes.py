@@ -12,6 +12,7 @@ from crm.extensions import db
 from crm.i18n import LANG_COOKIE
 from crm.main import bp
 from crm.projects.queries import stalled_projects
+from crm.security_log import security_event
 from crm.visits.queries import follow_ups_stmt
 
 
@@ -76,7 +77,9 @@ def _error(key, status: int):
 
 @bp.app_errorhandler(403)
 def forbidden(_e):
-    """Chinese 403 page."""
+    """Chinese 403 page; the denial goes to the security log."""
+    security_event("denied", user=getattr(current_user, "username", ""),
+                   method=request.method, path=request.path)
     return _error(403, 403)
 
 

@@ -23,6 +23,7 @@ from crm.projects.services import (FIELD_LABELS, ProjectData, advance_stage, cor
                                    update_project)
 from crm.redirects import safe_next
 from crm.reference.queries import industries_stmt, region_choices, units_stmt
+from crm.security_log import security_event
 from crm.visits.queries import VisitFilters, visit_list_stmt
 
 
@@ -211,6 +212,8 @@ def advance(project_id: int):
                 int(form.version.data), note=form.note.data or "",
                 partial_production=form.partial_production.data,
                 data=_form_data(details, project_data(project)) if with_details else None)):
+        security_event("stage", user=current_user.username, project=project.code,
+                       stage=project.stage)
         flash(_("阶段已更新为：%(stage)s", stage=_(lifecycle.STAGE_LABELS[project.stage])),
               "success")
         return redirect(back or url_for("projects.detail", project_id=project.id))
@@ -235,6 +238,8 @@ def correct(project_id: int):
             form, lambda: correct_stage(
             project, form.stage.data, form.reason.data, current_user,
             int(form.version.data))):
+        security_event("stage_corrected", user=current_user.username, project=project.code,
+                       stage=project.stage)
         flash(_("阶段已更正"), "success")
         return redirect(url_for("projects.detail", project_id=project.id))
     status = form_status(form)
