@@ -141,11 +141,10 @@ def _user_form(user: User | None):
     if request.method == "GET" and user is not None:
         form.unit_id.data = user.unit_id or 0
     before = (user.role, user.active) if user is not None else None
+    saved = []
     if form.validate_on_submit():
-        if commit_or_report(form, lambda: _save_user(form, user)):
-            _log_user_change(user or db.session.scalar(
-                select(User).where(User.username == form.username.data.strip())),
-                before, bool(form.password.data))
+        if commit_or_report(form, lambda: saved.append(_save_user(form, user))):
+            _log_user_change(saved[0], before, bool(form.password.data))
             if user is not None and user.id == current_user.id and form.password.data:
                 _sign_in(user)      # their own new password: stay signed in here
             flash(_("用户已保存"), "success")

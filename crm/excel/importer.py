@@ -647,11 +647,7 @@ def _parsed(data: bytes, sheet: str | None, progress: Progress, reuse: bool) -> 
     last = _last_parsed
     if reuse and last is not None and last[0] == key:
         return last[1]
-    ledger = Ledger(data, sheet)
-    try:
-        parsed = _parse(ledger, progress)
-    finally:
-        ledger.close()
+    parsed = _parse(Ledger(data, sheet), progress)
     _last_parsed = (key, parsed)
     return parsed
 

@@ -269,8 +269,9 @@ def _cleaned(row) -> list:
 
 
 class Ledger:
-    """An opened ledger workbook: ``sheets`` holding a ledger, ``layout`` of the chosen
-    one, ``rows()`` to read it. Raises WorkbookError for anything it cannot read."""
+    """A ledger workbook read into memory: ``sheets`` holding a ledger, ``layout`` of the
+    chosen one, ``rows()`` to go through it. Raises WorkbookError for anything it cannot
+    read. Nothing stays open: the file is released once its cells are read."""
 
     def __init__(self, data: bytes, sheet: str | None = None):
         check_archive(data)
@@ -284,6 +285,16 @@ class Ledger:
             raise
         except Exception as exc:   # defusedxml's refusal, or a broken file
             raise _xml_error(exc) from None
+        try:
+            self._choose(sheet)
+        finally:
+            # The cells are Python's now (or the file was refused): calamine's copy goes.
+            self._book.close()
+            self._archive.close()
+
+    def _choose(self, sheet: str | None) -> None:
+        """Find the sheets holding a ledger, take ``sheet`` (or the only one) and read
+        its cells."""
         layouts = {}
         for meta in self._book.sheets_metadata:
             if (meta.visible != SheetVisibleEnum.Visible or meta.typ != SheetTypeEnum.WorkSheet
@@ -307,7 +318,6 @@ class Ledger:
         self.layout = layouts[sheet or self.sheets[0]]
         self._sheet = self._open(self.layout.sheet)
         self.total_rows = max(len(self._sheet.grid) - self.layout.header_rows[-1], 0)
-        self.close()        # the cells are Python's now: calamine's copy can go
 
     def _open(self, name: str, nrows: int | None = None) -> _Sheet:
         try:
@@ -374,13 +384,6 @@ class Ledger:
                 yield from blanks
                 blanks.clear()
                 yield SkippedRow(number, reason, _first_text(values))
-
-    def close(self) -> None:
-        """Release the file (again: no harm)."""
-        if self._archive is not None:
-            self._book.close()
-            self._archive.close()
-            self._archive = None
 
 
 def _refuse_entities(archive: zipfile.ZipFile) -> None:

@@ -1,6 +1,7 @@
 """Text in cells as OOXML stores it: characters XML would lose or refuse (CR, other
 control characters) are written as ``_xHHHH_``, and text that already looks like such
-an escape gets its underscore escaped (``_x005F_``), as Excel does; reading undoes it."""
+an escape gets its underscore escaped (``_x005F_``), as Excel does. Reading undoes it:
+calamine does when it reads a ledger, and ``from_cell_text`` for text openpyxl read."""
 import re
 
 _NEEDS_ESCAPE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)|[\x00-\x08\x0b-\x1f]")

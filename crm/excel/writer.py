@@ -12,7 +12,6 @@ from openpyxl import Workbook
 from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES as _ERROR_CODES
 from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.styles.numbers import FORMAT_DATE_YYYYMMDD2
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.cell_range import CellRange
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -22,7 +21,6 @@ from crm.excel.text import to_cell_text
 from crm.lifecycle import DAY, PartialDate
 
 SHEET_TITLE = "项目台账"
-DATE_FORMAT = FORMAT_DATE_YYYYMMDD2     # yyyy-mm-dd: what openpyxl gives a date
 AMOUNT_FORMAT = "#,##0.00##"
 _HEADER_FONT = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
