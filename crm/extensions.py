@@ -7,7 +7,7 @@ import sqlite3
 
 import click
 
-from flask import has_request_context, request
+from flask import g, has_request_context, request
 from flask_babel import Babel, lazy_gettext
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -33,6 +33,19 @@ login_manager.login_message_category = "info"
 csrf = CSRFProtect()
 babel = Babel()
 
+# How long a write waits for another's lock before the user gets "系统繁忙" (503).
+LOCK_WAIT_MS = 10_000
+
+
+def is_busy(error: Exception) -> bool:
+    """True when a database error means "another writer holds the lock; try again":
+    SQLite's "database is locked" after the busy timeout, PostgreSQL's lock_timeout
+    (55P03) or a serialization failure or deadlock (40001, 40P01)."""
+    orig = getattr(error, "orig", error)
+    if isinstance(orig, sqlite3.OperationalError):
+        return "locked" in str(orig) or "busy" in str(orig)
+    return getattr(orig, "sqlstate", None) in ("55P03", "40001", "40P01")
+
 
 @event.listens_for(Engine, "connect")
 def _sqlite_on_connect(dbapi_conn, _record):
@@ -44,10 +57,22 @@ def _sqlite_on_connect(dbapi_conn, _record):
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={LOCK_WAIT_MS}")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA cache_size=-65536")
     cur.close()
+
+
+@event.listens_for(Engine, "connect")
+def _postgresql_on_connect(dbapi_conn, _record):
+    """A PostgreSQL write waits for a row lock at most LOCK_WAIT_MS, like SQLite's busy
+    timeout, instead of holding a worker indefinitely."""
+    if type(dbapi_conn).__module__.split(".")[0] != "psycopg":
+        return
+    autocommit = dbapi_conn.autocommit
+    dbapi_conn.autocommit = True  # a session setting, outside any transaction
+    dbapi_conn.execute(f"SET lock_timeout = {LOCK_WAIT_MS}")
+    dbapi_conn.autocommit = autocommit
 
 
 @event.listens_for(Engine, "begin")
@@ -59,6 +84,7 @@ def _sqlite_on_begin(conn):
     writers behind the busy timeout instead. Writers are requests with an unsafe method
     and CLI commands; safe (GET/HEAD) requests never write and keep a deferred BEGIN so
     they do not queue behind writers, as does code outside both (tests, the benchmark).
+    A request that has given up writing (``g.reads_only``: the "系统繁忙" page) reads.
     """
     if conn.dialect.name != "sqlite":
         return
@@ -67,5 +93,5 @@ def _sqlite_on_begin(conn):
 
 def _is_writer() -> bool:
     if has_request_context():
-        return request.method not in ("GET", "HEAD", "OPTIONS")
+        return request.method not in ("GET", "HEAD", "OPTIONS") and not g.get("reads_only")
     return click.get_current_context(silent=True) is not None

@@ -1,14 +1,15 @@
 """Routes that belong to no domain: home, language, health; the error handlers."""
-from flask import current_app, make_response, redirect, render_template, request, url_for
+from flask import current_app, g, make_response, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from crm.auth import policy
 from crm.clock import today
 from crm.coordination.queries import new_instructions_stmt
-from crm.extensions import db
+from crm.extensions import db, is_busy
 from crm.i18n import LANG_COOKIE
 from crm.main import bp
 from crm.projects.queries import stalled_projects
@@ -65,6 +66,8 @@ ERRORS = {
                          "请稍后再试；如仍出错，请联系系统管理员。")),
     413: (_l("文件过大"), _l("上传的内容过大，没有保存任何内容。台账文件请不要超过 10 MB，"
                          "较大的台账请拆分后分批导入。")),
+    503: (_l("系统繁忙"), _l("系统正忙于处理其他人的保存，您的这次提交没有保存。"
+                         "请稍等几秒后返回上一页再提交一次。")),
     "csrf": (_l("页面已过期"), _l("表单已过期或来源无法验证，没有保存任何内容。"
                               "请返回上一页，刷新后重新提交。")),
 }
@@ -99,6 +102,21 @@ def too_large(_e):
 def csrf_error(_e):
     """Expired or missing CSRF token: explain, do not write."""
     return _error("csrf", 400)
+
+
+@bp.app_errorhandler(OperationalError)
+def database_busy(error):
+    """A write that waited too long for another's lock: "系统繁忙" (503), nothing saved;
+    any other database failure is a 500."""
+    db.session.rollback()
+    g.reads_only = True  # the page itself must not queue for the write lock again
+    if not is_busy(error):
+        current_app.logger.error("database error", exc_info=error)
+        return _error(500, 500)
+    current_app.logger.warning("database busy: %s %s", request.method, request.path)
+    response = make_response(_error(503, 503))
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 @bp.app_errorhandler(500)
