@@ -24,7 +24,8 @@ report_cli = AppGroup("report", help="The monthly report (月报) in Excel.")
 @click.option("--password", default=None, help="Prompted for when omitted.")
 @click.option("--display-name", default=None)
 def users_create(name, role, unit, password, display_name):
-    """Create a user NAME with a role and (for officers) a unit."""
+    """Create a user NAME with a role and (for officers) a unit; they change the
+    password at first sign-in."""
     unit_obj = None
     if unit:
         unit_obj = db.session.scalar(select(Unit).where(Unit.name == unit))
@@ -33,7 +34,8 @@ def users_create(name, role, unit, password, display_name):
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = create_user(name, display_name or name, role, password, unit_obj)
+        # Typed by whoever runs the command: the user replaces it at first sign-in.
+        user = create_user(name, display_name or name, role, password, unit_obj, issued=True)
     except RulesBroken as exc:
         db.session.rollback()
         raise click.ClickException("; ".join(rule_message(e) for e in exc.errors)) from None

@@ -10,7 +10,7 @@ from decimal import Decimal
 from flask_login import UserMixin
 from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, Date, DateTime,
                         ForeignKey, Index, Integer, LargeBinary, Numeric, String, Table, Text,
-                        text)
+                        false, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -90,6 +90,10 @@ class User(UserMixin, db.Model):
     # Part of every session's user id (get_id): a new one ends all the user's sessions
     # (sign-out, a new password, disabled by an administrator).
     session_token: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    # Set when an administrator issued the password: the user must choose their own
+    # before anything else (crm/auth/routes.password_change_first).
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                       server_default=false())
 
     unit: Mapped[Unit | None] = relationship()
 

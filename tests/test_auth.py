@@ -93,6 +93,10 @@ def test_cli_users_create(app):
     assert result.exit_code == 0, result.output
     user = db.session.scalar(select(User).where(User.username == "wang"))
     assert user.unit.name == "区中韩办" and user.check_password("long-enough-pw")
+    assert user.must_change_password
+    result = runner.invoke(args=["users", "create", "zhao", "--role", "officer",
+                                 "--unit", "区中韩办", "--password", "12345678"])
+    assert result.exit_code != 0 and "密码：过于常见" in result.output
     result = runner.invoke(args=["users", "create", "li", "--role", "officer",
                                  "--unit", "不存在的单位", "--password", "long-enough-pw"])
     assert result.exit_code != 0 and "单位不存在" in result.output

@@ -32,6 +32,8 @@ POLICY = {
     ("auth.login", "GET"): row(200, 200, 200, 200, 200),
     ("auth.login", "POST"): row(400, 400, 400, 400, 400),
     ("auth.logout", "POST"): row(302, 302, 302, 302, 302),
+    ("auth.change_password", "GET"): row(LOGIN, 200, 200, 200, 200),
+    ("auth.change_password", "POST"): row(LOGIN, 400, 400, 400, 400),
     ("auth.index", "GET"): row(LOGIN, 403, 403, 403, 200),
     ("auth.create", "GET"): row(LOGIN, 403, 403, 403, 200),
     ("auth.create", "POST"): row(LOGIN, 403, 403, 403, 400),

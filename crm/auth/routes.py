@@ -3,12 +3,12 @@ import time
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from crm.auth import bp, policy, throttle
-from crm.auth.forms import LoginForm, UserForm
-from crm.auth.services import authenticate, create_user, update_user
+from crm.auth.forms import LoginForm, PasswordChangeForm, UserForm
+from crm.auth.services import authenticate, change_own_password, create_user, update_user
 from crm.forms import commit_or_report, form_status
 from crm.extensions import db, login_manager
 from crm.models import Unit, User
@@ -47,6 +47,21 @@ def session_timeouts():
                                 if request.method == "GET" else None))
     if now - seen > 60:         # not a new cookie on every request
         session["seen_at"] = now
+    return None
+
+
+# What a user who must first change their password may still reach.
+BEFORE_PASSWORD_CHANGE = frozenset(
+    {"auth.change_password", "auth.logout", "main.lang", "main.healthz", "static"})
+
+
+@bp.before_app_request
+def password_change_first():
+    """A user signed in with an administrator-issued password chooses their own before
+    anything else (nothing else is served, nothing written)."""
+    if (current_user.is_authenticated and current_user.must_change_password
+            and request.endpoint not in BEFORE_PASSWORD_CHANGE):
+        return redirect(url_for("auth.change_password"))
     return None
 
 
@@ -99,6 +114,22 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """The user changes their own password; their sessions elsewhere end, this one
+    goes on."""
+    form, user = PasswordChangeForm(), current_user._get_current_object()
+    if form.validate_on_submit() and commit_or_report(form, lambda: change_own_password(
+            user, form.current_password.data, form.password.data)):
+        security_event("password_changed", user=user.username)
+        _sign_in(user)
+        flash(_("密码已修改；其他电脑上的登录已退出"), "success")
+        return redirect(url_for("main.index"))
+    return render_template("auth/password.html", form=form,
+                           forced=user.must_change_password), form_status(form)
+
+
 def _unit_choices():
     return [(0, "—")] + [(u.id, u.name) for u in db.session.scalars(units_stmt())]
 
@@ -116,7 +147,7 @@ def _save_user(form: UserForm, user: User | None):
     unit = db.session.get(Unit, form.unit_id.data) if form.unit_id.data else None
     if user is None:
         return create_user(form.username.data, form.display_name.data, form.role.data,
-                           form.password.data, unit)
+                           form.password.data, unit, issued=True)
     return update_user(user, form.username.data, form.display_name.data, form.role.data,
                        unit, form.active.data, form.password.data, current_user)
 
