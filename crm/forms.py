@@ -39,6 +39,23 @@ class StrictForm(FlaskForm):
         return out
 
 
+# A refused form's texts shown back for copying: long enough to be worth keeping.
+KEPT_MIN_LENGTH = 20
+
+
+def kept_form() -> tuple[list[tuple[str, str]], list[str]]:
+    """What the user typed into a form refused unsaved (an expired page or sign-in):
+    the fields to post again (never the token or a password) and the longer texts to
+    show for copying."""
+    fields = [(name, value) for name, value in request.form.items(multi=True)
+              if value.strip() and name != "csrf_token" and "password" not in name
+              and name != "confirm"]
+    # Prose, not keys or ids: long, with a space or a non-ASCII character.
+    texts = [value for _name, value in fields if len(value.strip()) >= KEPT_MIN_LENGTH
+             and (not value.isascii() or " " in value.strip())]
+    return fields, texts
+
+
 def form_status(form: StrictForm) -> int:
     """HTTP status of a page showing ``form``: 409 after a lost race, 400 with errors."""
     return 409 if form.conflict else (400 if form.errors else 200)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from crm.auth import bp, policy, throttle
 from crm.auth.forms import LoginForm, PasswordChangeForm, UserForm
 from crm.auth.services import authenticate, change_own_password, create_user, update_user
-from crm.forms import commit_or_report, form_status
+from crm.forms import commit_or_report, form_status, kept_form
 from crm.extensions import db, login_manager
 from crm.models import Unit, User
 from crm.redirects import safe_next
@@ -42,6 +42,12 @@ def session_timeouts():
         security_event("session_expired", user=current_user.username)
         logout_user()
         session.clear()
+        texts = kept_form()[1] if request.method == "POST" else []
+        if texts:   # a long write-up sent too late: give the text back, unsaved
+            return render_template(
+                "errors/kept_form.html", title=_("登录已超时"), fields=[], texts=texts,
+                message=_("您长时间没有操作，登录已超时，这次提交没有保存。"
+                          "请复制下面的文字，重新登录后再填写。")), 401
         flash(_("登录已超时，请重新登录"), "info")
         return redirect(url_for("auth.login", next=request.full_path
                                 if request.method == "GET" else None))

@@ -1,4 +1,6 @@
 """Routes that belong to no domain: home, language, health; the error handlers."""
+from urllib.parse import urlsplit
+
 from flask import current_app, g, make_response, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -10,6 +12,7 @@ from crm.auth import policy
 from crm.clock import today
 from crm.coordination.queries import new_instructions_stmt
 from crm.extensions import db, is_busy
+from crm.forms import kept_form
 from crm.i18n import LANG_COOKIE
 from crm.main import bp
 from crm.projects.queries import stalled_projects
@@ -70,6 +73,8 @@ ERRORS = {
                          "请稍等几秒后返回上一页再提交一次。")),
     "csrf": (_l("页面已过期"), _l("表单已过期或来源无法验证，没有保存任何内容。"
                               "请返回上一页，刷新后重新提交。")),
+    "csrf_kept": (_l("页面已过期"),
+                  _l("页面打开太久已过期，这次提交没有保存。您填写的内容保留在下面。")),
 }
 
 
@@ -98,10 +103,26 @@ def too_large(_e):
     return _error(413, 413)
 
 
+def _same_origin() -> bool:
+    """True when the refused form was posted from a page of this site (Origin, else
+    Referer): only then is it offered for sending again."""
+    source = request.headers.get("Origin") or request.headers.get("Referer") or ""
+    return bool(source) and urlsplit(source).netloc == request.host
+
+
 @bp.app_errorhandler(CSRFError)
 def csrf_error(_e):
-    """Expired or missing CSRF token: explain, do not write."""
-    return _error("csrf", 400)
+    """Expired or missing CSRF token: explain, do not write, and keep what was typed.
+    A form of this site is offered for sending again (with a fresh token, by the
+    user's click); a request from elsewhere only shows its text."""
+    security_event("csrf_refused", user=getattr(current_user, "username", ""),
+                   method=request.method, path=request.path)
+    fields, texts = kept_form()
+    resend = request.method == "POST" and bool(fields) and _same_origin() \
+        and current_user.is_authenticated
+    title, message = ERRORS["csrf_kept" if resend else "csrf"]
+    return render_template("errors/kept_form.html", title=title, message=message,
+                           fields=fields if resend else [], texts=texts), 400
 
 
 @bp.app_errorhandler(OperationalError)
