@@ -1,14 +1,44 @@
 """The change history: one row per changed field of any record (field, old → new, who,
-when). Services write it in the same transaction as the change; nothing edits it."""
+when). Services write it in the same transaction as the change; nothing edits it.
+
+The history tables (this one and the stage moves) are append-only: any attempt of the
+app to update or delete their rows, through the ORM or a Core statement, raises
+HistoryIsAppendOnly before it reaches the database (a project's own deletion by the
+database's cascade aside; no page deletes a project).
+"""
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from sqlalchemy import Select, insert, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import Delete, Select, Update, event, insert, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, joinedload
 
 from crm.extensions import db
-from crm.models import Change, User
+from crm.models import Change, StageChange, User
+
+APPEND_ONLY = (Change, StageChange)
+_APPEND_ONLY_TABLES = frozenset(m.__table__.name for m in APPEND_ONLY)
+
+
+class HistoryIsAppendOnly(RuntimeError):
+    """Raised when code tries to edit or delete a history row."""
+
+
+@event.listens_for(Session, "before_flush")
+def _no_history_edits(session, _context, _instances):
+    for obj in session.deleted:
+        if isinstance(obj, APPEND_ONLY):
+            raise HistoryIsAppendOnly(f"history rows cannot be deleted: {obj!r}")
+    for obj in session.dirty:
+        if isinstance(obj, APPEND_ONLY) and session.is_modified(obj):
+            raise HistoryIsAppendOnly(f"history rows cannot be edited: {obj!r}")
+
+
+@event.listens_for(Engine, "before_execute")
+def _no_history_statements(_conn, clause, _multiparams, _params, _options):
+    if isinstance(clause, (Update, Delete)) and clause.table.name in _APPEND_ONLY_TABLES:
+        raise HistoryIsAppendOnly(f"history rows cannot be changed: {clause}")
 
 # The source of the changes being recorded (an import names its file), when not a page.
 _source: ContextVar[str] = ContextVar("change_source", default="")
