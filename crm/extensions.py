@@ -95,3 +95,20 @@ def _is_writer() -> bool:
     if has_request_context():
         return request.method not in ("GET", "HEAD", "OPTIONS") and not g.get("reads_only")
     return click.get_current_context(silent=True) is not None
+
+
+def driver_executemany(conn, stmt, rows: list[dict]) -> None:
+    """Run ``stmt`` (an INSERT, or an upsert) once per row of ``rows`` in one
+    executemany that the database driver binds itself: SQLAlchemy's own per-row
+    parameter processing costs about 10 µs a row, which a bulk import's 300,000 rows
+    (search tokens, dashboard cells) notice. For values each driver binds natively
+    (int, str, None), every row with the same keys."""
+    if not rows:
+        return
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
+    if compiled.positional:
+        order = compiled.positiontup
+        params = [tuple(row[k] for k in order) for row in rows]
+    else:
+        params = rows
+    conn.exec_driver_sql(str(compiled), params)

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from crm import lifecycle
 from crm.clock import local_date
-from crm.extensions import db
+from crm.extensions import db, driver_executemany
 from crm.models import (MAJOR_PROJECT_WAN, USD, PipelineCell, Project, Region, Setting,
                         project_region)
 from crm.projects.queries import ProjectFilters, is_current
@@ -224,10 +224,9 @@ def _apply(conn, deltas: dict[tuple, list[int]]) -> None:
         if any(m):
             rows.append(dict(zip(KEY + MEASURES, key + tuple(m))))
             if len(rows) == CHUNK:
-                conn.execute(stmt, rows)
+                driver_executemany(conn, stmt, rows)
                 rows = []
-    if rows:
-        conn.execute(stmt, rows)
+    driver_executemany(conn, stmt, rows)
 
 
 def rebuild(conn) -> int:
@@ -237,7 +236,7 @@ def rebuild(conn) -> int:
     rows = [dict(zip(KEY + MEASURES, key + tuple(m))) for key, m in sorted(cells.items())
             if any(m)]
     for i in range(0, len(rows), 5000):
-        conn.execute(cell.insert(), rows[i:i + 5000])
+        driver_executemany(conn, cell.insert(), rows[i:i + 5000])
     return len(rows)
 
 

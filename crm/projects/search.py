@@ -4,7 +4,7 @@ project with LIKE '%词%'. Plain tables and SQL, the same on SQLite and PostgreS
 """
 from sqlalchemy import delete, func, insert, or_, select
 
-from crm.extensions import db
+from crm.extensions import db, driver_executemany
 from crm.models import Project, ProjectToken
 from crm.text import contains_pattern, normalize
 
@@ -42,8 +42,8 @@ def insert_tokens(projects: list[tuple[int, str]]) -> None:
 
 
 def _insert_tokens(rows: list[dict]) -> None:
-    # The table, not the ORM entity: a plain executemany, no ORM bulk bookkeeping.
-    db.session.execute(insert(ProjectToken.__table__), rows)
+    # The table, not the ORM entity, bound by the driver: no per-row bookkeeping.
+    driver_executemany(db.session.connection(), insert(ProjectToken.__table__), rows)
 
 
 def match_condition(query: str):
