@@ -32,4 +32,11 @@ def security_event(event: str, **fields) -> None:
     record = {"ts": utcnow().isoformat(timespec="seconds") + "Z", "event": event, **fields}
     if has_request_context():
         record.update(ip=request.remote_addr or "", request_id=request_id())
-    logger.info(json.dumps(record, ensure_ascii=False))
+    line = json.dumps(record, ensure_ascii=False)
+    for char in _LINE_BREAKS:   # JSON leaves them raw; some log readers break lines there
+        line = line.replace(char, f"\\u{ord(char):04x}")
+    logger.info(line)
+
+
+# Line breaks beyond the control characters JSON escapes itself.
+_LINE_BREAKS = ("\x85", "\u2028", "\u2029")

@@ -74,14 +74,16 @@ def test_an_address_failing_on_many_accounts_is_slowed(app, users, monkeypatch):
 def test_the_security_log(app, users, caplog):
     caplog.set_level(logging.INFO, logger="crm.security")
     client = app.test_client()
-    attempt(client, "officer1\n{\"event\": \"forged\"}", WRONG)
+    forged = "officer1\n{\"event\": \"forged\"}\x1b[2K\r\u2028\x85x"
+    attempt(client, forged, WRONG)
     attempt(client, "officer1", PASSWORD)
     client.post("/logout")
     lines = [r.getMessage() for r in caplog.records if r.name == "crm.security"]
-    assert len(lines) == 3 and all("\n" not in line for line in lines)
+    assert len(lines) == 3 and all(line.splitlines() == [line] and line.isprintable()
+                                   for line in lines)
     events = [json.loads(line) for line in lines]
     assert [e["event"] for e in events] == ["login_failed", "login", "logout"]
-    assert events[0]["user"] == 'officer1\n{"event": "forged"}'      # escaped, one line
+    assert events[0]["user"] == forged      # escaped, one line
     assert events[0]["failures"] == 1 and events[1]["user"] == "officer1"
     assert all(e["ip"] == OFFICE and e["ts"].endswith("Z") for e in events[:2])
     assert not any(PASSWORD in line or WRONG in line for line in lines)

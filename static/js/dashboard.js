@@ -12,11 +12,15 @@
     if (params.data && params.data.url) { window.location.href = params.data.url; }
   }
 
+  // ECharts shows what a tooltip formatter returns as HTML, and the names are typed by
+  // users (units, industries, source regions; a ledger import creates them too).
+  var escapeHTML = echarts.format.encodeHTML;
+
   function tooltip(params) {
     var d = params.data || {};
-    var text = params.seriesName ? params.seriesName + " · " : "";
-    return text + params.name + "：" + params.value +
-      (d.amount !== undefined ? "（" + d.amount + "）" : "");
+    var text = params.seriesName ? escapeHTML(params.seriesName) + " · " : "";
+    return text + escapeHTML(params.name) + "：" + escapeHTML(params.value) +
+      (d.amount !== undefined ? "（" + escapeHTML(d.amount) + "）" : "");
   }
 
   function stacked(spec, horizontal) {
@@ -24,7 +28,7 @@
                     axisLabel: {interval: 0, rotate: horizontal ? 0 : 30}};
     var value = {type: "value", minInterval: 1};
     return {
-      tooltip: {trigger: "item", formatter: tooltip},
+      tooltip: {trigger: "item", formatter: tooltip, confine: true},
       legend: {top: 0, type: "scroll"},
       grid: {left: 8, right: 8, bottom: 8, top: 32, containLabel: true},
       xAxis: horizontal ? value : category,
@@ -39,7 +43,7 @@
   var builders = {
     funnel: function (items) {
       return {
-        tooltip: {trigger: "item", formatter: tooltip},
+        tooltip: {trigger: "item", formatter: tooltip, confine: true},
         series: [{type: "funnel", sort: "none", left: "10%", width: "80%", minSize: "20%",
                   label: {show: true, position: "inside",
                           formatter: function (p) { return p.name + " " + p.value; }},
@@ -51,7 +55,7 @@
     },
     monthly: function (spec) {
       return {
-        tooltip: {trigger: "item", formatter: tooltip},
+        tooltip: {trigger: "item", formatter: tooltip, confine: true},
         legend: {top: 0},
         grid: {left: 8, right: 8, bottom: 8, top: 32, containLabel: true},
         xAxis: {type: "category", data: spec.categories},
