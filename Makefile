@@ -1,4 +1,4 @@
-# Developer and CI entry points (DESIGN.md §5): make run | test | bench.
+# Developer and CI entry points (DESIGN.md §5): make run | test | bench | stress.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +7,7 @@ RUN_STAMP := $(VENV)/.run-installed
 DEV_STAMP := $(VENV)/.dev-installed
 MO := crm/translations/en/LC_MESSAGES/messages.mo
 
-.PHONY: run serve test bench translations extract-messages
+.PHONY: run serve test bench stress translations extract-messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ test: $(DEV_STAMP) $(MO)
 
 bench: $(DEV_STAMP) $(MO)
 	$(BIN)/python -m tests.bench
+
+# gunicorn under load and failure (tests/stress.py): a fresh SQLite database, and a
+# fresh PostgreSQL one on the server DATABASE_URL names when it is set. About 3 minutes.
+stress: $(DEV_STAMP) $(MO)
+	$(BIN)/python -m tests.stress
 
 # Re-extract translatable strings after changing UI text, then translate en.
 extract-messages: $(RUN_STAMP)

@@ -1,15 +1,9 @@
 """check-deploy: the documented production settings pass, each unsafe one fails naming its
 setting; backup: a consistent copy of the live database that restores."""
-import os
 import secrets
 import shutil
-import socket
 import sqlite3
 import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -19,6 +13,7 @@ from crm.deploy import deploy_problems
 from crm.extensions import db
 from crm.models import Project
 from tests.conftest import IN_CI
+from tests.live import Gunicorn
 
 
 @pytest.fixture
@@ -113,25 +108,6 @@ def test_backup_copies_the_live_database(app, factory, tmp_path):
 def test_make_serve_runs_gunicorn_with_its_settings(database_url, tmp_path):
     """gunicorn.conf.py serves the app (two workers here) on the loopback port BIND
     names; the health check answers."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "CRM_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
-           "DATABASE_URL": database_url, "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2"}
-    root = Path(__file__).resolve().parent.parent
-    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c",
-                               "gunicorn.conf.py", "wsgi:app"], cwd=root, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline, status = time.monotonic() + 30, None
-        while time.monotonic() < deadline and status is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
-                    status = r.status
-            except OSError:
-                time.sleep(0.2)
-        assert status == 200
-    finally:
-        server.terminate()
-        output = server.communicate(timeout=30)[0].decode()
-    assert output.count("Booting worker") == 2, output
+    with Gunicorn(database_url, tmp_path / "gunicorn.log", workers=2) as server:
+        assert server.healthz() == 200
+    assert len(server.booted_workers()) == 2, server.log()

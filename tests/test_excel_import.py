@@ -670,3 +670,98 @@ def test_a_rule_the_check_missed_refuses_the_whole_import(app, monkeypatch):
     assert [str(e) for e in refused.value.result.errors] == [
         "导入时未通过检查：责任单位：无效的选择"]
     assert counts() == before
+
+
+def test_a_save_committed_while_the_import_checks_does_not_fail_it(
+        app, as_role, database_url, monkeypatch):
+    """The commit checks the ledger again before writing. Another user's save committed
+    meanwhile must not fail the import: on SQLite a transaction that has read and then
+    writes after another writer's commit fails ("database is locked"), so the commit takes
+    the write lock before it reads (the other save waits, as behind any writer); on
+    PostgreSQL both go through."""
+    import sqlite3
+
+    import psycopg
+
+    from crm.excel import jobs
+    client = as_role("admin")
+    job_url = _upload(client, messy_ledger())
+    jobs.wait()
+    before = counts()
+    url = sa.make_url(database_url)
+    real_preview, other_save = importer.preview, []
+
+    def preview_then_another_save(*args, **kwargs):
+        result = real_preview(*args, **kwargs)
+        if kwargs.get("reuse_parse"):      # the commit's check, not the preview
+            if url.get_backend_name() == "sqlite":
+                conn = sqlite3.connect(url.database, timeout=0.2, isolation_level=None)
+            else:
+                conn = psycopg.connect(url.set(drivername="postgresql")
+                                       .render_as_string(False), autocommit=True)
+            try:
+                conn.execute("""UPDATE "user" SET display_name = display_name || '.'
+                                WHERE username = 'leader1'""")
+                other_save.append("saved")
+            except sqlite3.OperationalError as exc:
+                other_save.append(str(exc))
+            finally:
+                conn.close()
+        return result
+
+    monkeypatch.setattr(importer, "preview", preview_then_another_save)
+    client.post(job_url + "/commit", data={"mode": "all"})
+    jobs.wait()
+    assert client.get(job_url + "/progress").json["state"] == "done"
+    db.session.rollback()
+    assert counts()["Project"] == before["Project"] + 6
+    assert other_save == (["database is locked"] if url.get_backend_name() == "sqlite"
+                          else ["saved"])
+
+
+def test_a_preview_outlasts_another_writer_holding_the_lock(make_app, database_url,
+                                                            monkeypatch):
+    """SQLite: another writer (e.g. another import committing) holds the write lock for
+    several lock waits while a ledger is checked and after. The progress shown lags
+    behind; the check is not failed, and the job is not left "checking" for want of the
+    lock to write its outcome (or its failure): it waits for the lock."""
+    import random
+    import sqlite3
+    import threading
+
+    import crm.extensions
+    from crm.auth.services import create_user
+    from crm.excel import jobs
+    from crm.models import ImportJob
+    from tests.bench_excel import ledger_to_import
+    from tests.conftest import PASSWORD
+    url = sa.make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        pytest.skip("PostgreSQL: the job's own row is never locked by another writer")
+    monkeypatch.setattr(crm.extensions, "LOCK_WAIT_MS", 300)
+    monkeypatch.setattr(jobs, "HEARTBEAT_SECONDS", 0)
+    real_preview, held = importer.preview, []
+
+    def preview_while_another_writes(*args, **kwargs):
+        holder = sqlite3.connect(url.database, isolation_level=None, check_same_thread=False)
+        holder.execute("BEGIN IMMEDIATE")
+        release = threading.Timer(2.0, holder.rollback)     # beyond the preview's end
+        release.start()
+        held.append((release, holder))
+        return real_preview(*args, **kwargs)
+
+    monkeypatch.setattr(importer, "preview", preview_while_another_writes)
+    app = make_app()
+    with app.app_context():
+        job = jobs.create_job(create_user("admin9", "admin9", "admin", PASSWORD, None),
+                              "台账.xlsx", ledger_to_import(random.Random(3), 400))
+        db.session.commit()
+        jobs.start(job.id)
+        jobs.wait()
+        for release, holder in held:
+            release.join()
+            holder.close()
+        db.session.rollback()
+        job = db.session.get(ImportJob, job.id)
+        assert (job.state, job.message) == ("ready", "")
+        assert json.loads(job.result)["counts"]["created"] == 400

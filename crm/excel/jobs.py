@@ -13,10 +13,11 @@ from datetime import timedelta
 
 from flask import Flask, current_app
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from crm.clock import utcnow
 from crm.excel import importer
-from crm.extensions import db
+from crm.extensions import db, is_busy
 from crm.lifecycle import N_
 from crm.models import ImportJob, User
 from crm.security_log import security_event
@@ -32,6 +33,9 @@ STATE_LABELS = {QUEUED: N_("排队中"), CHECKING: N_("正在检查"), READY: N_
 # transaction and cannot report progress, so this is generous).
 STALE_AFTER = timedelta(minutes=15)
 HEARTBEAT_SECONDS = 0.5
+# A step's own writes (its outcome, or the failure) wait for another writer's lock this
+# many lock waits (10 s each): another import's commit can hold SQLite's for minutes.
+LOCK_ATTEMPTS = 30
 INTERRUPTED = N_("导入被中断（服务重启或超时），没有写入任何数据。请重新开始。")
 CRASHED = N_("导入出错，没有写入任何数据。请重新开始；如仍出错，请联系系统管理员。")
 
@@ -119,10 +123,42 @@ def _heartbeat(job_id: int):
         if now - last[0] < HEARTBEAT_SECONDS:
             return
         last[0] = now
-        with db.engine.begin() as conn:
-            conn.execute(update(ImportJob).where(ImportJob.id == job_id).values(
-                done_rows=done, total_rows=total, updated_at=utcnow()))
+        try:
+            with db.engine.begin() as conn:
+                conn.execute(update(ImportJob).where(ImportJob.id == job_id).values(
+                    done_rows=done, total_rows=total, updated_at=utcnow()))
+        except OperationalError as exc:
+            # Another writer held the lock past the lock wait (SQLite: e.g. another
+            # import writing): the progress shown lags behind, the check goes on.
+            if not is_busy(exc):
+                raise
     return beat
+
+
+def _write_first(job_id: int, **values) -> None:
+    """Begin a write transaction with a write to the job's row, waiting for another
+    writer's lock up to LOCK_ATTEMPTS lock waits (no request waits for this thread)."""
+    table = ImportJob.__table__
+    for attempt in range(1, LOCK_ATTEMPTS + 1):
+        try:
+            db.session.execute(update(table).where(table.c.id == job_id).values(**values))
+            return
+        except OperationalError as exc:
+            db.session.rollback()
+            if not is_busy(exc) or attempt == LOCK_ATTEMPTS:
+                raise
+
+
+def _locked(job_id: int) -> ImportJob:
+    """Begin a write transaction by writing first (the job's heartbeat), then read the job.
+
+    A background thread's transaction begins deferred (crm/extensions.py makes requests
+    and commands writers only), and on SQLite a transaction that has read cannot write
+    once another writer committed after its read began: "database is locked" at once,
+    without waiting. So a step that reads and then writes takes the write lock first,
+    queueing behind other writers as BEGIN IMMEDIATE does (PostgreSQL: the job's row)."""
+    _write_first(job_id, updated_at=utcnow())
+    return db.session.get(ImportJob, job_id)
 
 
 def _run(app: Flask, job_id: int) -> None:
@@ -133,16 +169,18 @@ def _run(app: Flask, job_id: int) -> None:
                 result = importer.preview(job.data, job.user, job.sheet, job.confirm_new,
                                           progress=_heartbeat(job_id))
                 db.session.rollback()       # end the read before writing the outcome
-                job = db.session.get(ImportJob, job_id)
-                _finish(job, READY, result)
+                _finish(_locked(job_id), READY, result)
             elif job.state == COMMITTING:
+                # The check and the writes in one write transaction, begun before the
+                # check reads: no other save can come between them (nor fail the import).
+                db.session.rollback()
+                job = _locked(job_id)
                 try:
                     result = importer.commit(job.data, job.user, job.filename, job.sheet,
                                              job.skip_invalid, job.confirm_new)
                 except importer.ImportRefused as refused:
                     db.session.rollback()
-                    job = db.session.get(ImportJob, job_id)
-                    _finish(job, READY, refused.result)     # nothing written: the preview
+                    _finish(_locked(job_id), READY, refused.result)  # nothing written
                 else:
                     # The outcome in the import's own transaction: both or neither.
                     _finish(job, DONE, result)
@@ -153,8 +191,7 @@ def _run(app: Flask, job_id: int) -> None:
         except Exception:
             log.exception("ledger import job %s failed", job_id)
             db.session.rollback()
-            db.session.execute(update(ImportJob).where(ImportJob.id == job_id).values(
-                state=FAILED, message=CRASHED, updated_at=utcnow()))
+            _write_first(job_id, state=FAILED, message=CRASHED, updated_at=utcnow())
             db.session.commit()
         finally:
             db.session.remove()
