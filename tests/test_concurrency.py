@@ -74,3 +74,24 @@ def test_concurrent_creations_get_distinct_codes(app, factory, users):
     db.session.rollback()
     codes = list(db.session.scalars(select(Project.code)))
     assert len(codes) == N and len(set(codes)) == N
+
+
+def test_concurrent_visits_complete_the_same_follow_up(app, factory, users):
+    """Visits to one company logged at once all save, though each completes the unit's
+    open follow-up with it (an edit of that earlier visit, not a conflict)."""
+    from datetime import date
+
+    from crm.models import Visit
+    from crm.visits.services import VisitData, log_visit
+    earlier = log_visit(VisitData(visited_on=date(2024, 5, 6), kind="visit",
+                                  company_name="并发客商", follow_up_on=date(2024, 6, 1)),
+                        users["officer"])
+    db.session.commit()
+    earlier_id = earlier.id
+    statuses = _parallel(app, "officer1", lambda c, i: c.post("/visits/new", data={
+        "visited_on": "2024-05-20", "kind": "visit", "company_name": "并发客商",
+        "purpose": f"第{i}次", "idempotency_key": f"{i:032x}"}))
+    assert statuses == [302] * N, statuses
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Visit)) == N + 1
+    assert db.session.get(Visit, earlier_id).follow_up_done_on == date(2024, 5, 20)

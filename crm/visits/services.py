@@ -212,12 +212,16 @@ def sync_last_visit(project_ids: list[int] | None, visited_on: date | None = Non
 
 def _close_follow_ups(visit: Visit) -> None:
     """The next visit to a company by the same unit completes that unit's open
-    follow-ups with the company."""
-    for earlier in db.session.scalars(select(Visit).where(
+    follow-ups with the company. One UPDATE, its condition checked again on the row:
+    two visits logged at once both complete them, neither fails on the other's version
+    (each completed visit's version moves on, so an edit begun before is refused)."""
+    db.session.execute(
+        update(Visit).where(
             Visit.company_id == visit.company_id, Visit.unit_id == visit.unit_id,
             Visit.id != visit.id, Visit.follow_up_on.is_not(None),
-            Visit.follow_up_done_on.is_(None), Visit.visited_on <= visit.visited_on)):
-        earlier.follow_up_done_on = visit.visited_on
+            Visit.follow_up_done_on.is_(None), Visit.visited_on <= visit.visited_on)
+        .values(follow_up_done_on=visit.visited_on, version=Visit.version + 1)
+        .execution_options(synchronize_session="fetch"))
 
 
 def update_visit(visit: Visit, data: VisitData, user: User,
