@@ -4,6 +4,9 @@ Also holds the SQLite connection settings: foreign keys, WAL, busy timeout and
 write transactions that begin immediately (DESIGN.md §4).
 """
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import click
 
@@ -83,15 +86,32 @@ def _sqlite_on_begin(conn):
     "database is locked" when another writer got in between; BEGIN IMMEDIATE queues
     writers behind the busy timeout instead. Writers are requests with an unsafe method
     and CLI commands; safe (GET/HEAD) requests never write and keep a deferred BEGIN so
-    they do not queue behind writers, as does code outside both (tests, the benchmark).
-    A request that has given up writing (``g.reads_only``: the "系统繁忙" page) reads.
+    they do not queue behind writers, as does code outside both (tests, the benchmark)
+    unless it says it writes (``writing()``: a background import). A request that has
+    given up writing (``g.reads_only``: the "系统繁忙" page) reads.
     """
     if conn.dialect.name != "sqlite":
         return
     conn.exec_driver_sql("BEGIN IMMEDIATE" if _is_writer() else "BEGIN")
 
 
+_writing: ContextVar[bool] = ContextVar("db_writing", default=False)
+
+
+@contextmanager
+def writing() -> Iterator[None]:
+    """A transaction begun inside the block is a writer's (SQLite: BEGIN IMMEDIATE), for
+    code outside a request or command that reads and then writes (a background job)."""
+    token = _writing.set(True)
+    try:
+        yield
+    finally:
+        _writing.reset(token)
+
+
 def _is_writer() -> bool:
+    if _writing.get():
+        return True
     if has_request_context():
         return request.method not in ("GET", "HEAD", "OPTIONS") and not g.get("reads_only")
     return click.get_current_context(silent=True) is not None

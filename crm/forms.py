@@ -48,8 +48,7 @@ def kept_form() -> tuple[list[tuple[str, str]], list[str]]:
     the fields to post again (never the token or a password) and the longer texts to
     show for copying."""
     fields = [(name, value) for name, value in request.form.items(multi=True)
-              if value.strip() and name != "csrf_token" and "password" not in name
-              and name != "confirm"]
+              if value.strip() and name != "csrf_token" and "password" not in name]
     # Prose, not keys or ids: long, with a space or a non-ASCII character.
     texts = [value for _name, value in fields if len(value.strip()) >= KEPT_MIN_LENGTH
              and (not value.isascii() or " " in value.strip())]

@@ -79,7 +79,7 @@ def test_passwords_are_never_given_back(make_app, users):
     with app.app_context():
         response = client.post("/account/password", headers=ORIGIN, data={
             "current_password": "test-password-123", "password": "三月去苏州拜访光伏企业",
-            "confirm": "三月去苏州拜访光伏企业", "csrf_token": "expired"})
+            "password_again": "三月去苏州拜访光伏企业", "csrf_token": "expired"})
         page = response.get_data(as_text=True)
         assert response.status_code == 400
         assert "test-password-123" not in page and "三月去苏州" not in page

@@ -59,18 +59,18 @@ def test_issued_password_must_be_changed_first(app, as_role, factory, users):
     # Wrong current password, a weak one, a mismatch, the same one: refused.
     for data, message in (
             ({"current_password": "wrong-password", "password": "我自己的新密码很长",
-              "confirm": "我自己的新密码很长"}, "当前密码：不正确"),
-            ({"current_password": GOOD, "password": "wangfang1", "confirm": "wangfang1"},
+              "password_again": "我自己的新密码很长"}, "当前密码：不正确"),
+            ({"current_password": GOOD, "password": "wangfang1", "password_again": "wangfang1"},
              "密码：过于常见"),
             ({"current_password": GOOD, "password": "我自己的新密码很长",
-              "confirm": "我自己的新密码很短"}, "两次输入的新密码不一致"),
-            ({"current_password": GOOD, "password": GOOD, "confirm": GOOD},
+              "password_again": "我自己的新密码很短"}, "两次输入的新密码不一致"),
+            ({"current_password": GOOD, "password": GOOD, "password_again": GOOD},
              "新密码：不能与当前密码相同")):
         response = client.post("/account/password", data=data)
         assert response.status_code == 400 and message in response.get_data(as_text=True)
     new = "我自己的新密码很长"
     response = client.post("/account/password", data={
-        "current_password": GOOD, "password": new, "confirm": new})
+        "current_password": GOOD, "password": new, "password_again": new})
     assert response.status_code == 302
     assert client.get("/projects/").status_code == 200     # this session goes on
     db.session.rollback()
@@ -100,7 +100,7 @@ def test_changing_ones_password_ends_the_other_sessions(app, users):
     for c in (here, elsewhere):
         assert login(c, "officer1").status_code == 302
     response = here.post("/account/password", data={
-        "current_password": PASSWORD, "password": GOOD, "confirm": GOOD})
+        "current_password": PASSWORD, "password": GOOD, "password_again": GOOD})
     assert response.status_code == 302
     assert here.get("/projects/").status_code == 200
     assert elsewhere.get("/projects/").status_code == 302   # back to the sign-in page

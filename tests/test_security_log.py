@@ -71,7 +71,7 @@ def test_role_and_password_changes(as_role, users, events):
 def test_ones_own_password_change(as_role, events):
     response = as_role("officer").post("/account/password", data={
         "current_password": "test-password-123", "password": "三月去苏州拜访光伏企业",
-        "confirm": "三月去苏州拜访光伏企业"})
+        "password_again": "三月去苏州拜访光伏企业"})
     assert response.status_code == 302
     [e] = events("password_changed")
     assert e["user"] == "officer1" and "三月" not in json.dumps(e)

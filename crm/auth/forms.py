@@ -34,5 +34,5 @@ class PasswordChangeForm(StrictForm):
 
     current_password = PasswordField(_l("当前密码"), validators=[DataRequired(), Length(max=200)])
     password = PasswordField(_l("新密码"), validators=[DataRequired(), Length(max=200)])
-    confirm = PasswordField(_l("再次输入新密码"), validators=[
+    password_again = PasswordField(_l("再次输入新密码"), validators=[
         DataRequired(), EqualTo("password", message=_l("两次输入的新密码不一致"))])

@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from crm.clock import utcnow
 from crm.excel import importer
-from crm.extensions import db, is_busy
+from crm.extensions import db, is_busy, writing
 from crm.lifecycle import N_
 from crm.models import ImportJob, User
 from crm.security_log import security_event
@@ -135,29 +135,25 @@ def _heartbeat(job_id: int):
     return beat
 
 
-def _write_first(job_id: int, **values) -> None:
-    """Begin a write transaction with a write to the job's row, waiting for another
-    writer's lock up to LOCK_ATTEMPTS lock waits (no request waits for this thread)."""
-    table = ImportJob.__table__
-    for attempt in range(1, LOCK_ATTEMPTS + 1):
+def _locked(job_id: int) -> ImportJob:
+    """Begin a write transaction, then read the job: a step that reads and then writes
+    begins as a request that writes does (crm/extensions.writing; SQLite: BEGIN
+    IMMEDIATE), since on SQLite a deferred transaction that has read cannot write once
+    another writer committed after its read began ("database is locked" at once). The
+    lock is waited for up to LOCK_ATTEMPTS lock waits (no request waits for this
+    thread)."""
+    for _attempt in range(LOCK_ATTEMPTS - 1):
         try:
-            db.session.execute(update(table).where(table.c.id == job_id).values(**values))
-            return
+            with writing():
+                db.session.connection()     # BEGIN
+            break
         except OperationalError as exc:
             db.session.rollback()
-            if not is_busy(exc) or attempt == LOCK_ATTEMPTS:
+            if not is_busy(exc):
                 raise
-
-
-def _locked(job_id: int) -> ImportJob:
-    """Begin a write transaction by writing first (the job's heartbeat), then read the job.
-
-    A background thread's transaction begins deferred (crm/extensions.py makes requests
-    and commands writers only), and on SQLite a transaction that has read cannot write
-    once another writer committed after its read began: "database is locked" at once,
-    without waiting. So a step that reads and then writes takes the write lock first,
-    queueing behind other writers as BEGIN IMMEDIATE does (PostgreSQL: the job's row)."""
-    _write_first(job_id, updated_at=utcnow())
+    else:
+        with writing():
+            db.session.connection()         # the last wait: its failure is raised
     return db.session.get(ImportJob, job_id)
 
 
@@ -191,7 +187,8 @@ def _run(app: Flask, job_id: int) -> None:
         except Exception:
             log.exception("ledger import job %s failed", job_id)
             db.session.rollback()
-            _write_first(job_id, state=FAILED, message=CRASHED, updated_at=utcnow())
+            job = _locked(job_id)
+            job.state, job.message, job.updated_at = FAILED, CRASHED, utcnow()
             db.session.commit()
         finally:
             db.session.remove()
