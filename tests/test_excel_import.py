@@ -244,6 +244,11 @@ def test_new_regions_and_units_are_created_only_when_confirmed(app, users):
     commit(data, users["admin"], confirm_new=True)
     p = by_name("越南项目")
     assert [r.name for r in p.regions] == ["越南"] and p.unit.name == "新设园区"
+    # A new name beside known ones in one cell.
+    rows[0][1:4] = ["老挝项目", "老挝公司", "上海、老挝"]
+    result = importer.preview(messy_ledger(rows), users["admin"], today=TODAY)
+    assert result.new_names == {"regions": ["老挝"]}
+    assert ("来源地", "", "老挝、上海") in result.rows[-1].changes
 
 
 def test_an_update_shows_and_records_each_field(app, factory, users):
@@ -653,6 +658,64 @@ def test_an_officers_new_rows_without_a_unit_are_their_units(app, users):
     assert by_name("无单位项目").unit.name == "光伏产业园"
 
 
+def _rename(model, old, new):
+    db.session.scalar(sa.select(model).where(model.name == old)).name = new
+
+
+# What may change in the database between a preview and its commit (each committed by
+# "someone else"), and the row-6 action the commit then plans.
+MEANWHILE = {
+    "nothing": (lambda f, users: None, "create"),
+    "a project of the same name and investor created": (
+        lambda f, users: f.project("恒源12GW光伏组件", company_name="恒源新能源有限公司",
+                                   regions=["上海", "苏州"]), "update"),
+    "a region renamed": (lambda f, users: _rename(Region, "苏州", "苏州市"), "invalid"),
+    "the importing officer moved to another unit": (
+        lambda f, users: setattr(users["officer"], "unit", f.unit("区经发局")), "invalid"),
+}
+
+
+@pytest.mark.parametrize("change", MEANWHILE)
+def test_a_commit_takes_its_previews_plans_only_while_what_they_read_is_unchanged(
+        app, factory, users, monkeypatch, change):
+    """The commit checks the rows again: when the database still holds what the preview
+    read (matches, reference lists, users, investors, the matched projects), the
+    preview's plans are taken as they are; any change to it plans every row again."""
+    make_change, action = MEANWHILE[change]
+    officer = users["officer"]
+    preview = importer.preview(messy_ledger(), officer, today=TODAY)
+    assert preview.rows[0].action == "create"
+    make_change(factory, users)
+    db.session.commit()
+    planned = []
+    real_plan_row = importer._plan_row
+    monkeypatch.setattr(importer, "_plan_row",
+                        lambda plan, *a: planned.append(plan.row) or real_plan_row(plan, *a))
+    result = commit(messy_ledger(), officer, skip_invalid=True)
+    assert result.rows[0].action == action
+    if change == "nothing":
+        assert planned == [] and result.rows is preview.rows
+        assert by_name("恒源12GW光伏组件").code == result.rows[0].code
+    else:
+        assert planned == [6, 7, 8, 11, 12, 13]
+
+
+def test_a_commit_after_an_update_of_a_matched_project_plans_it_again(
+        app, factory, users, monkeypatch):
+    """Someone edits a project the ledger updates after the preview: the commit compares
+    the ledger with the project as it is now, and records that change."""
+    p = factory.project("恒源12GW光伏组件", company_name="恒源新能源有限公司",
+                        regions=["上海", "苏州"], investment_amount=Decimal("500000"))
+    preview = importer.preview(messy_ledger(), users["admin"], today=TODAY)
+    assert ("总投资", "40 亿元", "50 亿元") not in preview.rows[0].changes
+    p.investment_amount = Decimal("400000")
+    db.session.commit()
+    result = commit(messy_ledger(), users["admin"], skip_invalid=True)
+    assert ("总投资", "40 亿元", "50 亿元") in result.rows[0].changes
+    db.session.refresh(p)
+    assert p.investment_amount == Decimal("500000")
+
+
 def test_a_rule_the_check_missed_refuses_the_whole_import(app, monkeypatch):
     """Defence in depth: a service refusing a row while writing leaves nothing written
     and says why, instead of failing with a server error."""
@@ -693,7 +756,7 @@ def test_a_save_committed_while_the_import_checks_does_not_fail_it(
 
     def preview_then_another_save(*args, **kwargs):
         result = real_preview(*args, **kwargs)
-        if kwargs.get("reuse_parse"):      # the commit's check, not the preview
+        if kwargs.get("reuse"):      # the commit's check, not the preview
             if url.get_backend_name() == "sqlite":
                 conn = sqlite3.connect(url.database, timeout=0.2, isolation_level=None)
             else:

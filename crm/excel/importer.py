@@ -96,6 +96,7 @@ class RowPlan:
     errors: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     # What to write (the commit's input), set by _plan_row.
+    pid: int | None = None
     project: Project | None = None
     data: ProjectData | None = None
     stage: str = lifecycle.LEAD
@@ -388,7 +389,7 @@ def _plan_row(plan: RowPlan, inc: _Incoming, cells: _Cells, project: Project | N
               today: date) -> None:
     """Decide create / update / unchanged for one row and check it as the services
     would, filling ``plan`` with the changes shown and what to write."""
-    plan.project = project
+    plan.project, plan.pid = project, project.id if project else None
     if not inc.name:
         cells.problem("name", N_("项目名称：必填"))
     elif len(inc.name) > NAME_MAX:
@@ -585,21 +586,23 @@ Progress = Callable[[int, int], None]     # (rows done, rows in all), now and th
 
 def preview(data: bytes, user: User | None, sheet: str | None = None,
             confirm_new: bool = False, today: date | None = None,
-            progress: Progress | None = None, reuse_parse: bool = False) -> ImportResult:
+            progress: Progress | None = None, reuse: bool = False) -> ImportResult:
     """Read and check a ledger against the database without writing anything;
     ``progress`` hears how far it got (reading, then checking: twice the rows).
-    ``reuse_parse`` (the commit) takes the rows as the last preview of this file parsed
-    them, and checks them against the database again."""
+    ``reuse`` (the commit) takes the rows as the last preview of this file parsed them,
+    and reads again what they are checked against: when all of it is as that preview
+    found it, that preview's plans hold (planning reads nothing else), else every row
+    is planned again."""
     today = today or local_today()
     progress = progress or (lambda done, total: None)
     result = ImportResult()
     try:
-        parsed = _parsed(data, sheet, progress, reuse_parse)
+        parsed = _parsed(data, sheet, progress, reuse)
     except WorkbookError as exc:
         result.errors.append(Problem(exc.message, exc.params))
         result.sheets = getattr(exc, "sheets", [])
         return result
-    _read(parsed, result, user, confirm_new, today, progress)
+    _read(parsed, result, user, confirm_new, today, progress, reuse)
     if confirm_new and any(result.new_names.values()) and user is not None \
             and not policy.can(user, policy.MANAGE_REFERENCE):
         result.errors.append(Problem(N_("只有管理员可以新增来源地、产业类别和责任单位")))
@@ -634,19 +637,33 @@ class _Parsed:
     total: int
 
 
-# The last file parsed (sha-256 and sheet → _Parsed): a commit after its preview checks
-# the rows against the database again, but does not read and parse the file again.
+@dataclass
+class _Checked:
+    """A preview's plans, with what they were planned against (see _basis)."""
+
+    parsed: _Parsed     # the rows planned
+    asked: tuple        # the importing user's id, confirm_new, today
+    basis: tuple
+    rows: list[RowPlan]
+    new_names: dict[str, list[str]]
+
+
+# The last file parsed (sha-256 and sheet → _Parsed) and its last check: a commit after
+# its preview does not read and parse the file again, and when the database still holds
+# what the rows were checked against, not plan them again either. One worker's memory.
 _last_parsed: tuple[tuple, _Parsed] | None = None
+_last_checked: _Checked | None = None
 
 
 def _parsed(data: bytes, sheet: str | None, progress: Progress, reuse: bool) -> _Parsed:
     """The file's rows parsed (raises WorkbookError); with ``reuse`` (a commit), those
     of the last preview when it was this file."""
-    global _last_parsed
+    global _last_parsed, _last_checked
     key = (hashlib.sha256(data).digest(), sheet)
     last = _last_parsed
     if reuse and last is not None and last[0] == key:
         return last[1]
+    _last_checked = None
     parsed = _parse(Ledger(data, sheet), progress)
     _last_parsed = (key, parsed)
     return parsed
@@ -678,8 +695,10 @@ def _parse(ledger: Ledger, progress: Progress) -> _Parsed:
 
 
 def _read(parsed: _Parsed, result: ImportResult, user: User | None, confirm_new: bool,
-          today: date, progress: Progress) -> None:
-    """Check the parsed rows against the database: match, plan, find new names."""
+          today: date, progress: Progress, reuse: bool) -> None:
+    """Check the parsed rows against the database: match, plan, find new names (or,
+    with ``reuse``, take the last check's plans when nothing they read has changed)."""
+    global _last_checked
     layout, columns, total = parsed.layout, parsed.columns, parsed.total
     result.sheet, result.sheets, result.columns = layout.sheet, parsed.sheets, layout.columns
     result.warnings += parsed.warnings
@@ -699,6 +718,15 @@ def _read(parsed: _Parsed, result: ImportResult, user: User | None, confirm_new:
     issues = {}
     for start in range(0, len(matched), 500):
         issues.update(open_issue_texts(matched[start:start + 500]))
+    asked = (getattr(user, "id", None), confirm_new, today)
+    basis = _basis(world, projects, issues, user)
+    last = _last_checked
+    if reuse and last is not None and last.parsed is parsed and (last.asked, last.basis) == (
+            asked, basis):
+        for plan in last.rows:      # the same rows as they are now, to write
+            plan.project = projects.get(plan.pid)
+        result.rows, result.new_names = last.rows, last.new_names
+        return
     seen: dict[tuple, tuple[int, _Incoming]] = {}
     for n, (plan, cells, inc, pid) in enumerate(rows, 1):
         if n % PROGRESS_EVERY == 0:
@@ -722,6 +750,30 @@ def _read(parsed: _Parsed, result: ImportResult, user: User | None, confirm_new:
         for kind, names in plan.needs.items():
             known = result.new_names.setdefault(kind, [])
             known.extend(sorted(n for n in names if n not in known))
+    _last_checked = _Checked(parsed, asked, basis, result.rows, result.new_names)
+
+
+def _basis(world: _World, projects: dict[int, Project], issues: dict[int, list[str]],
+           user: User | None) -> tuple:
+    """Everything planning reads from the database, as plain values (taken before the
+    planning adds the new investors to ``world``): the matches by code and by name, the
+    reference lists, the users, the investors named, every column, tag and open issue
+    of each matched project, and the importing user's role and unit. Two checks of the
+    same rows with equal bases plan them the same."""
+    def person(u):
+        return u and (u.id, u.username, u.display_name, u.role, u.unit_id, u.is_active)
+
+    refs = {kind: sorted((key, o.id, o.name, getattr(o, "parent_id", None),
+                          getattr(o, "sort_order", None)) for key, o in objs.items())
+            for kind, objs in world.refs.items()}
+    columns = [c.key for c in Project.__table__.columns]
+    matched = sorted((pid, [getattr(p, c) for c in columns], [r.id for r in p.regions],
+                      p.company and (p.company.id, p.company.name))
+                     for pid, p in projects.items())
+    return (world.by_code, world.by_name, refs,
+            sorted((key, person(u)) for key, u in world.users.items()),
+            sorted((key, c.id, c.name) for key, c in world.companies.items()),
+            matched, issues, person(user))
 
 
 # ---------------------------------------------------------------------------- commit
@@ -734,7 +786,7 @@ def commit(data: bytes, user: User | None, source_name: str, sheet: str | None =
     valid row when ``skip_invalid``, otherwise all rows or, on any error, nothing
     (ImportRefused). Confirmed new regions, industries and units are created first."""
     today = today or local_today()
-    result = preview(data, user, sheet, confirm_new, today, reuse_parse=True)
+    result = preview(data, user, sheet, confirm_new, today, reuse=True)
     if result.errors or (result.all_errors and not skip_invalid):
         raise ImportRefused(result)
     source = f"{SOURCE} {source_name}".strip()
@@ -745,9 +797,11 @@ def commit(data: bytes, user: User | None, source_name: str, sheet: str | None =
                 for name in names:
                     save_reference_item(model, None, name, None, True)
             # Check again against the lists with the new names in them.
-            result = preview(data, user, sheet, confirm_new, today, reuse_parse=True)
+            result = preview(data, user, sheet, confirm_new, today, reuse=True)
             if result.errors or (result.all_errors and not skip_invalid):
                 raise ImportRefused(result)
+        global _last_parsed, _last_checked
+        _last_checked = None        # the plans are written (and changed) now
         try:
             _write_all(result, user, source, today)
         except RulesBroken as exc:
@@ -756,7 +810,6 @@ def commit(data: bytes, user: User | None, source_name: str, sheet: str | None =
                                       {"reason": rule_message(e)}) for e in exc.errors]
             raise ImportRefused(result) from None
     result.committed = True
-    global _last_parsed
     _last_parsed = None     # the parsed rows' memory back
     return result
 

@@ -171,7 +171,8 @@ def assign_details(project: Project, data: ProjectData, company, regions, indust
     job; the import also fills a detached copy this way to preview a change)."""
     project.name = data.name.strip()
     project.company = company
-    project.regions = sorted(regions, key=lambda r: (r.sort_order, r.id))
+    # (A region the import would create has no id or place yet: shown first.)
+    project.regions = sorted(regions, key=lambda r: (r.sort_order or 0, r.id or 0))
     project.industry = industry
     project.content = data.content or ""
     project.capacity_value = data.capacity_value
