@@ -11,13 +11,14 @@ from flask_login import UserMixin
 from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, Date, DateTime,
                         ForeignKey, Index, Integer, LargeBinary, Numeric, String, Table, Text,
                         false, text)
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from crm import lifecycle
 from crm.clock import utcnow
 from crm.extensions import db
 from crm.lifecycle import N_, PartialDate
+from crm.text import normalize
 
 ADMIN, LEADER, OFFICER = "admin", "leader", "officer"
 ROLES = (ADMIN, LEADER, OFFICER)
@@ -196,12 +197,20 @@ project_region = Table(
 )
 
 
+def _name_key(context) -> str:
+    """A project row inserted without the ORM: the key of its name."""
+    return normalize(context.get_current_parameters().get("name"))
+
+
 class Project(db.Model):
     """An investment project and where it stands in its lifecycle."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(20), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The name's matching form (crm.text.normalize), kept with the name: a ledger row
+    # finds its project by it (an index lookup instead of normalising every name).
+    name_key: Mapped[str] = mapped_column(Text, default=_name_key, index=True)
     company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id"), index=True)
     industry_id: Mapped[int | None] = mapped_column(ForeignKey("industry.id"), index=True)
     content: Mapped[str] = mapped_column(Text, default="")
@@ -292,6 +301,11 @@ class Project(db.Model):
     def milestones(self) -> dict[str, PartialDate | None]:
         """All milestone dates by stage."""
         return {s: self.milestone(s) for s in lifecycle.MILESTONE_FIELDS}
+
+    @validates("name")
+    def _keep_name_key(self, _attr, name):
+        self.name_key = normalize(name)
+        return name
 
     def __str__(self):
         return self.name

@@ -73,6 +73,35 @@ def test_search_index_migration_fills_existing_projects(app):
     assert tokens == bigrams(stored)
 
 
+def test_name_key_migration_fills_existing_projects(app):
+    from sqlalchemy import text
+
+    from crm.models import Project
+    from crm.text import normalize
+    downgrade(revision="0015")
+    with db.engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO project (code, name, content, capacity_unit, investment_currency, "
+            "leader_name, stage, status, status_reason, partial_production, notes, "
+            "search_text, created_at, updated_at, version) VALUES "
+            "('P2024-0001', ' ＳＫ 27GWh 动力电池', '', '', 'CNY', '', 'lead', 'active', '', "
+            "false, '', '', '2024-01-01', '2024-01-01', 1)"))
+    upgrade()
+    with db.engine.connect() as conn:
+        stored = conn.execute(text("SELECT name_key FROM project")).scalar_one()
+    # The migration's frozen copy agrees with the application's code.
+    assert stored == normalize(" ＳＫ 27GWh 动力电池") == "sk27gwh动力电池"
+    # And the application keeps it with the name, through the ORM and without it.
+    project = db.session.scalar(select(Project))
+    project.name = "恒源 光伏"
+    db.session.flush()
+    db.session.execute(Project.__table__.insert().values(
+        code="P2024-0002", name="Ａb 项目", content="", capacity_unit="", leader_name="",
+        stage="lead", status="active", status_reason="", notes="", search_text=""))
+    keys = db.session.execute(select(Project.code, Project.name_key).order_by(Project.code))
+    assert keys.all() == [("P2024-0001", "恒源光伏"), ("P2024-0002", "ab项目")]
+
+
 def test_downgrade_and_upgrade_keep_existing_data(app):
     # Batch migrations recreate tables on SQLite: with projects pointing at companies,
     # foreign keys must survive (env.py switches them off for the copy, then checks).

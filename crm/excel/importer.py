@@ -288,20 +288,21 @@ def _read_amount(cells: _Cells, inc: _Incoming) -> None:
 
 class _World:
     """What the rows are checked against, loaded once: the projects the file names by
-    code or by name (one pass over the projects, keeping only those: a city's 100,000
-    projects held whole cost 65 MB), and the reference lists by name."""
+    code or by name (found by their indexed codes and name keys, 500 to a query), and
+    the reference lists by name."""
 
     def __init__(self, codes: set[str], names: set[str]):
         self.by_code: dict[str, int] = {}
         self.by_name: dict[str, list[tuple[int, str]]] = {}
-        for pid, code, name, company_key in db.session.execute(
-                select(Project.id, Project.code, Project.name, Company.name_key)
-                .outerjoin(Company, Project.company_id == Company.id)
-                .execution_options(yield_per=5000)):
-            if code in codes:
-                self.by_code[code] = pid
-            key = normalize(name)
-            if key in names:
+        codes, names = sorted(codes), sorted(names)
+        for i in range(0, len(codes), 500):
+            self.by_code.update((code, pid) for pid, code in db.session.execute(
+                select(Project.id, Project.code).where(Project.code.in_(codes[i:i + 500]))))
+        for i in range(0, len(names), 500):
+            for pid, key, company_key in db.session.execute(
+                    select(Project.id, Project.name_key, Company.name_key)
+                    .outerjoin(Company, Project.company_id == Company.id)
+                    .where(Project.name_key.in_(names[i:i + 500])).order_by(Project.id)):
                 self.by_name.setdefault(key, []).append((pid, company_key or ""))
         self.refs: dict[str, dict[str, object]] = {}
         for kind, (model, _label) in NEW_KINDS.items():

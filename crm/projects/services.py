@@ -259,7 +259,7 @@ class NewProject:
 
 
 # The columns a bulk create writes from a checked Project (the rest take their defaults).
-_BULK_COLUMNS = ("code", "name", "content", "capacity_value", "capacity_unit",
+_BULK_COLUMNS = ("code", "name", "name_key", "content", "capacity_value", "capacity_unit",
                  "investment_amount", "investment_currency", "land_area", "leader_name",
                  "notes", "search_text", "stage", "status", "partial_production",
                  "created_by_id",
