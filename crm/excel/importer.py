@@ -452,7 +452,11 @@ def _plan_row(plan: RowPlan, inc: _Incoming, cells: _Cells, project: Project | N
                           {"field": _HEADERS["unit"]})
 
     company = world.company(data.company_name)
-    ghost = Project(stage=project.stage if project else lifecycle.LEAD)
+    # The project as the row leaves it, for the gate and the changes shown: a plain
+    # object filled as the services fill a Project (a transient Project's attribute
+    # bookkeeping cost more than the rest of the row's check).
+    ghost = SimpleNamespace(stage=project.stage if project else lifecycle.LEAD,
+                            industry_id=None, unit_id=None)
     assign_details(ghost, data, company, regions, industry, unit, officer)
     ghost.company_id = getattr(company, "id", None)
     _plan_stage(plan, inc, cells, project, ghost, user, today)
@@ -510,7 +514,7 @@ def _stage_text(stage: str, partial: bool) -> str:
 
 
 def _plan_stage(plan: RowPlan, inc: _Incoming, cells: _Cells, project: Project | None,
-                ghost: Project, user: User | None, today: date) -> None:
+                ghost: SimpleNamespace, user: User | None, today: date) -> None:
     """The stage, milestone dates and status the row asks for, checked: dates in order
     and agreeing with the stage, never a move back, the signing gate."""
     current = project.stage if project else lifecycle.LEAD

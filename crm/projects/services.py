@@ -168,7 +168,7 @@ def _apply(project: Project, data: ProjectData, user: User | None,
 def assign_details(project: Project, data: ProjectData, company, regions, industry, unit,
                    officer) -> None:
     """Copy ``data`` with its resolved records onto ``project`` (no checks: _apply's
-    job; the import also fills a detached copy this way to preview a change)."""
+    job; the import also fills a plain stand-in this way to preview a change)."""
     project.name = data.name.strip()
     project.company = company
     # (A region the import would create has no id or place yet: shown first.)
