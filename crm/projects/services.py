@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from types import SimpleNamespace
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -258,14 +259,25 @@ class NewProject:
     partial_production: bool = False
 
 
-# The columns a bulk create writes from a checked Project (the rest take their defaults).
-_BULK_COLUMNS = ("code", "name", "name_key", "content", "capacity_value", "capacity_unit",
+_MILESTONE_COLUMNS = tuple(f + suffix for f in lifecycle.MILESTONE_FIELDS.values()
+                           for suffix in ("", "_precision"))
+# The columns a bulk create writes from a checked project (the rest, name_key among them,
+# take their defaults).
+_BULK_COLUMNS = ("code", "name", "content", "capacity_value", "capacity_unit",
                  "investment_amount", "investment_currency", "land_area", "leader_name",
                  "notes", "search_text", "stage", "status", "partial_production",
-                 "created_by_id",
-                 *(f + suffix for f in lifecycle.MILESTONE_FIELDS.values()
-                   for suffix in ("", "_precision")))
+                 "created_by_id", *_MILESTONE_COLUMNS)
 _BULK_RELATIONS = ("company", "industry", "unit", "officer")
+
+
+class _Unsaved(SimpleNamespace):
+    """A bulk create's project before its insert, filled and checked by the code that
+    fills and checks a Project (_apply, _move_forward), without the ORM's attribute
+    bookkeeping: a transient Project for each row cost more than its inserts."""
+
+    milestone = Project.milestone
+    set_milestone = Project.set_milestone
+    milestones = Project.milestones
 
 
 def create_projects(items: list[NewProject], user: User | None, note: str = "",
@@ -306,10 +318,11 @@ def _insert_projects(items: list[NewProject], user: User | None, note: str, toda
     rows, regions, moves = [], [], []
     with db.session.no_autoflush:
         for item in items:
-            # A transient Project to check and fill as create_project does; never added.
-            project = Project(stage=lifecycle.LEAD, status=lifecycle.ACTIVE,
-                              created_by_id=user.id if user else None,
-                              code=f"{prefix}{number:04d}", partial_production=False)
+            project = _Unsaved(stage=lifecycle.LEAD, status=lifecycle.ACTIVE,
+                               created_by_id=user.id if user else None,
+                               code=f"{prefix}{number:04d}", partial_production=False,
+                               company_id=None, industry_id=None, unit_id=None,
+                               **dict.fromkeys(_MILESTONE_COLUMNS))
             number += 1
             _apply(project, item.data, user, companies)
             passed = []
