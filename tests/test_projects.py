@@ -345,3 +345,47 @@ def test_text_search_index(as_role, factory, users):
     assert response.status_code == 302
     assert _list_ids(client, "?q=诺富特") == []
     assert _list_ids(client, "?q=希尔顿集团") == [other.id]
+
+
+def test_bulk_create_fills_and_checks_as_create_project(app, factory, users):
+    """create_projects (the ledger import's) stores what create_project would for the
+    same input, and refuses the same bad ids, writing nothing."""
+    from crm import lifecycle
+    from crm.errors import RulesBroken
+    from crm.lifecycle import PartialDate
+    from crm.projects.services import NewProject, ProjectData, create_project, create_projects
+
+    def data(name, **kw):
+        return ProjectData(
+            name=f" {name} ", company_name="ＳＫ 新能源", region_ids=[
+                factory.region("苏州").id, factory.region("上海").id],
+            industry_id=factory.industry("光伏").id, investment_amount=Decimal("30000"),
+            unit_id=factory.unit("光伏产业园").id, officer_id=users["officer"].id,
+            content="组件", leader_name="王区长", notes="备注", **kw)
+
+    signed = {lifecycle.SIGNED: PartialDate(date(2024, 3, 1))}
+    one = create_project(data("单个 项目"), users["admin"])
+    advance_stage(one, lifecycle.SIGNED, signed, users["admin"], None)
+    (pid, code), = create_projects([NewProject(data("批量 项目"), lifecycle.SIGNED, signed)],
+                                   users["admin"])
+    db.session.commit()
+    many = db.session.get(Project, pid)
+    columns = [c.key for c in Project.__table__.columns
+               if c.key not in ("id", "code", "name", "name_key", "search_text", "created_at",
+                                "updated_at", "version")]
+    assert [getattr(many, c) for c in columns] == [getattr(one, c) for c in columns]
+    assert [r.name for r in many.regions] == [r.name for r in one.regions]
+    assert (many.name, many.name_key, many.search_text) == (
+        "批量 项目", "批量项目", "批量项目\x1fsk新能源")
+    assert many.code == code and many.company_id == one.company_id
+
+    before = counts()
+    for bad in ({"region_ids": [999999]}, {"unit_id": 999999}, {"officer_id": 999999}):
+        item = data("坏 项目")
+        for key, value in bad.items():
+            setattr(item, key, value)
+        with pytest.raises(RulesBroken) as refused:
+            create_projects([NewProject(data("好 项目")), NewProject(item)], users["admin"])
+        db.session.rollback()
+        assert [e.message for e in refused.value.errors] == ["%(field)s：无效的选择"]
+        assert counts() == before

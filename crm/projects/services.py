@@ -119,15 +119,19 @@ def _check_version(project: Project, expected: int | None) -> None:
 
 
 def _apply(project: Project, data: ProjectData, user: User | None,
-           companies: dict[str, Company] | None = None) -> None:
+           companies: dict[str, Company] | None = None,
+           records: dict[tuple, object] | None = None) -> None:
     """Resolve ids and copy ``data`` onto ``project``; raise RulesBroken on bad ids.
-    ``companies`` (by normalised name) spares a lookup per project in a bulk create."""
+    ``companies`` (by normalised name) and ``records`` (every record the projects name,
+    by model and id) spare the lookups of each project in a bulk create."""
     errors: list[RuleError] = []
+    get = db.session.get if records is None else (lambda model, ident: records.get(
+        (model, ident)))
 
     def lookup(model, ident, field_name, label):
         if not ident:
             return None
-        obj = db.session.get(model, ident)
+        obj = get(model, ident)
         if obj is None:
             errors.append(RuleError(field_name, N_("%(field)s：无效的选择"), {"field": label}))
         return obj
@@ -135,8 +139,7 @@ def _apply(project: Project, data: ProjectData, user: User | None,
     industry = lookup(Industry, data.industry_id, "industry_id", FIELD_LABELS["industry"])
     unit = lookup(Unit, data.unit_id, "unit_id", FIELD_LABELS["unit"])
     officer = lookup(User, data.officer_id, "officer_id", FIELD_LABELS["officer"])
-    # By primary key: a bulk create finds them in the session after the first project.
-    regions = [db.session.get(Region, rid) for rid in dict.fromkeys(data.region_ids or ())]
+    regions = [get(Region, rid) for rid in dict.fromkeys(data.region_ids or ())]
     if None in regions:
         regions = [r for r in regions if r is not None]
         errors.append(RuleError("region_ids", N_("%(field)s：无效的选择"),
@@ -291,19 +294,19 @@ def create_projects(items: list[NewProject], user: User | None, note: str = "",
     transaction fails."""
     today = today or local_today()
     companies = get_or_create_companies([i.data.company_name for i in items])
-    # The records the rows name, held here: _apply's lookups then find them in the
-    # session (which holds them weakly) instead of querying once per project.
-    held = [obj for model, key in ((Industry, "industry_id"), (Unit, "unit_id"),
-                                   (User, "officer_id"))
-            for obj in _by_ids(model, {getattr(i.data, key) for i in items})]
-    held += _by_ids(Region, {rid for i in items for rid in i.data.region_ids or ()})
+    # The records the rows name, read once for _apply's lookups.
+    records = {(model, obj.id): obj for model, ids in (
+        (Industry, {i.data.industry_id for i in items}), (Unit, {i.data.unit_id for i in items}),
+        (User, {i.data.officer_id for i in items}),
+        (Region, {rid for i in items for rid in i.data.region_ids or ()}))
+        for obj in _by_ids(model, ids)}
     prefix, number = _next_code_number(today.year)
     made = []
     for start in range(0, len(items), BULK_BATCH):
         batch = items[start:start + BULK_BATCH]
-        made += _insert_projects(batch, user, note, today, prefix, number, companies)
+        made += _insert_projects(batch, user, note, today, prefix, number, companies,
+                                 records)
         number += len(batch)
-    del held
     cube.count_new(db.session.connection(), [pid for pid, _code in made])
     return made
 
@@ -312,8 +315,8 @@ BULK_BATCH = 1000       # projects per round of inserts: the memory of one batch
 
 
 def _insert_projects(items: list[NewProject], user: User | None, note: str, today: date,
-                     prefix: str, number: int, companies: dict[str, Company]
-                     ) -> list[tuple[int, str]]:
+                     prefix: str, number: int, companies: dict[str, Company],
+                     records: dict[tuple, object]) -> list[tuple[int, str]]:
     """Check and insert one batch of create_projects (codes from ``number`` on)."""
     rows, regions, moves = [], [], []
     with db.session.no_autoflush:
@@ -324,7 +327,7 @@ def _insert_projects(items: list[NewProject], user: User | None, note: str, toda
                                company_id=None, industry_id=None, unit_id=None,
                                **dict.fromkeys(_MILESTONE_COLUMNS))
             number += 1
-            _apply(project, item.data, user, companies)
+            _apply(project, item.data, user, companies, records)
             passed = []
             if item.stage != lifecycle.LEAD:
                 errors = lifecycle.check_advance(lifecycle.LEAD, item.stage, project.milestones,
