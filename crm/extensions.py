@@ -4,9 +4,10 @@ Also holds the SQLite connection settings: foreign keys, WAL, busy timeout and
 write transactions that begin immediately (DESIGN.md §4).
 """
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from itertools import islice
 
 import click
 
@@ -117,18 +118,27 @@ def _is_writer() -> bool:
     return click.get_current_context(silent=True) is not None
 
 
-def driver_executemany(conn, stmt, rows: list[dict]) -> None:
-    """Run ``stmt`` (an INSERT, or an upsert) once per row of ``rows`` in one
-    executemany that the database driver binds itself: SQLAlchemy's own per-row
-    parameter processing costs about 10 µs a row, which a bulk import's 300,000 rows
-    (search tokens, dashboard cells) notice. For values each driver binds natively
-    (int, str, None), every row with the same keys."""
-    if not rows:
-        return
-    compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
-    if compiled.positional:
-        order = compiled.positiontup
-        params = [tuple(row[k] for k in order) for row in rows]
-    else:
-        params = rows
-    conn.exec_driver_sql(str(compiled), params)
+def driver_executemany(conn, stmt, columns: tuple[str, ...], rows: Iterable[tuple],
+                       chunk: int = 5000) -> None:
+    """Run ``stmt`` (an INSERT, or an upsert) once per row of ``rows`` (each a tuple of
+    the values of ``columns``) in executemany calls of ``chunk`` rows that the database
+    driver binds itself: SQLAlchemy's own per-row parameter processing costs about
+    10 µs a row, which a bulk import's 300,000 rows (search tokens, dashboard cells)
+    notice. For values each driver binds natively (int, str, None). ``rows`` may be a
+    generator: only a chunk of them is held at a time."""
+    rows = iter(rows)
+    sql, order = None, None
+    while batch := list(islice(rows, chunk)):
+        if sql is None:
+            compiled = stmt.compile(dialect=conn.dialect, column_keys=list(columns))
+            sql = str(compiled)
+            if compiled.positional:
+                order = [columns.index(key) for key in compiled.positiontup]
+                if order == list(range(len(columns))):
+                    order = None        # already in the driver's order
+        if not compiled.positional:
+            params = [dict(zip(columns, row)) for row in batch]
+        else:
+            params = batch if order is None else [tuple(row[i] for i in order)
+                                                  for row in batch]
+        conn.exec_driver_sql(sql, params)

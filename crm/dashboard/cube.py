@@ -216,27 +216,18 @@ def _apply(conn, deltas: dict[tuple, list[int]]) -> None:
     stmt = stmt.on_conflict_do_update(
         index_elements=list(KEY),
         set_={m: cell.c[m] + getattr(stmt.excluded, m) for m in MEASURES})
-    rows = []
-    # The rows built a chunk at a time: a bulk import's 10,000 projects touch ~100,000
-    # cells, and a dict for each at once cost ~40 MB.
-    for key in sorted(deltas):
-        m = deltas[key]
-        if any(m):
-            rows.append(dict(zip(KEY + MEASURES, key + tuple(m))))
-            if len(rows) == CHUNK:
-                driver_executemany(conn, stmt, rows)
-                rows = []
-    driver_executemany(conn, stmt, rows)
+    # (A generator: a bulk import's 10,000 projects touch ~100,000 cells, bound a chunk
+    # at a time.)
+    driver_executemany(conn, stmt, KEY + MEASURES, (
+        key + tuple(m) for key, m in sorted(deltas.items()) if any(m)))
 
 
 def rebuild(conn) -> int:
     """Recompute every cell from the projects; returns the number of cells."""
     cells = _cells_of(conn, None)
     conn.execute(delete(cell))
-    rows = [dict(zip(KEY + MEASURES, key + tuple(m))) for key, m in sorted(cells.items())
-            if any(m)]
-    for i in range(0, len(rows), 5000):
-        driver_executemany(conn, cell.insert(), rows[i:i + 5000])
+    rows = [key + tuple(m) for key, m in sorted(cells.items()) if any(m)]
+    driver_executemany(conn, cell.insert(), KEY + MEASURES, rows)
     return len(rows)
 
 

@@ -31,9 +31,9 @@ def sync_tokens(project_id: int, text: str) -> None:
 
 def insert_tokens(projects: list[tuple[int, str]]) -> None:
     """Index new projects ((id, search text) each) in one insert."""
-    rows: list[dict] = []
+    rows: list[tuple[str, int]] = []
     for pid, text in projects:
-        rows += ({"token": g, "project_id": pid} for g in sorted(bigrams(text)))
+        rows += ((g, pid) for g in sorted(bigrams(text)))
         if len(rows) >= 5000:       # a bulk create's ~20 rows a project, 5,000 at a time
             _insert_tokens(rows)
             rows = []
@@ -41,9 +41,10 @@ def insert_tokens(projects: list[tuple[int, str]]) -> None:
         _insert_tokens(rows)
 
 
-def _insert_tokens(rows: list[dict]) -> None:
+def _insert_tokens(rows: list[tuple[str, int]]) -> None:
     # The table, not the ORM entity, bound by the driver: no per-row bookkeeping.
-    driver_executemany(db.session.connection(), insert(ProjectToken.__table__), rows)
+    driver_executemany(db.session.connection(), insert(ProjectToken.__table__),
+                       ("token", "project_id"), rows)
 
 
 def match_condition(query: str):
