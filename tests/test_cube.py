@@ -442,3 +442,15 @@ def test_the_stats_rebuild_command_repairs_both(app, factory, users, day):
     db.session.expire_all()
     assert _cells() == kept
     assert _last_visits()[a.id] == day - timedelta(days=5)
+
+
+@pytest.mark.parametrize("measures", [
+    (0, 0, 0, 0), (1, 5 * 10**12, 0, 1), (-1, -5 * 10**12, 0, -1), (3, -7, 9, -2),
+    (-(2**31), 2**63 - 1, -(2**63), 2**31 - 1), (2, 0, -(2**62), 0)])
+def test_cell_measures_summed_as_one_integer_come_back_exactly(measures):
+    """The cells' four measures are summed packed in one integer: any mix of signs and
+    the columns' extremes come back as they were summed."""
+    from crm.dashboard.cube import _measures, _packed
+    assert _measures(_packed(*measures)) == measures
+    parts = [_packed(*measures), _packed(1, -1, 1, -1), -_packed(1, -1, 1, -1)]
+    assert _measures(sum(parts)) == measures

@@ -120,24 +120,40 @@ def project_events(row, rate: Decimal) -> tuple[list[tuple], tuple]:
     return events, what
 
 
+# A cell's four measures are summed as one integer, each in 64 bits of its own (its
+# column's range, BigInteger at most): one addition per cell instead of four, where a
+# bulk import of 10,000 projects adds ~600,000.
+_FIELD = 1 << 64
+
+
+def _packed(n: int, cny: int, usd: int, major: int) -> int:
+    return n + (cny + (usd + major * _FIELD) * _FIELD) * _FIELD
+
+
+def _measures(packed: int) -> tuple[int, int, int, int]:
+    """The four measures (n, cny, usd, major) of a packed sum, each possibly negative."""
+    out = []
+    for _ in range(3):
+        low = (packed + _FIELD // 2) % _FIELD - _FIELD // 2
+        out.append(low)
+        packed = (packed - low) // _FIELD
+    return (*out, packed)
+
+
 def _add_cells(total: dict, events: list[tuple], what: tuple, regions, sign: int) -> None:
     """Add (``sign`` 1) or take away (-1) a project's events in each of its regions."""
     unit, industry, cny, usd, major = what
+    one = _packed(sign, sign * cny, sign * usd, sign * major)
+    get = total.get
     for r in regions:
         for kind, month, stage, since, s in events:
-            s *= sign
+            v = one * s
             # Each cell by unit and industry, and rolled up over both (what a figure
             # not split by them reads: a few rows instead of one per pair).
-            for key in ((kind, r, month, unit, industry, stage, since),
-                        (kind, r, month, ANY, ANY, stage, since)):
-                t = total.get(key)
-                if t is None:
-                    total[key] = [s, s * cny, s * usd, s * major]
-                else:
-                    t[0] += s
-                    t[1] += s * cny
-                    t[2] += s * usd
-                    t[3] += s * major
+            key = (kind, r, month, unit, industry, stage, since)
+            total[key] = get(key, 0) + v
+            key = (kind, r, month, ANY, ANY, stage, since)
+            total[key] = get(key, 0) + v
 
 
 # ---------------------------------------------------------------- reading the projects
@@ -168,7 +184,7 @@ def _ancestors(conn) -> dict[int, list[int]]:
 
 
 def _cells_of(conn, ids: list[int] | None, total: dict | None = None, sign: int = 1
-              ) -> dict[tuple, list[int]]:
+              ) -> dict[tuple, int]:
     """Add (``sign`` 1) or take away (-1) the cells of projects ``ids`` (None: every
     project) as stored now to ``total``."""
     rate, ancestors = _rate(conn), _ancestors(conn)
@@ -208,7 +224,7 @@ def count_new(conn, ids: list[int]) -> None:
         _apply(conn, _cells_of(conn, sorted(ids)))
 
 
-def _apply(conn, deltas: dict[tuple, list[int]]) -> None:
+def _apply(conn, deltas: dict[tuple, int]) -> None:
     """Add ``deltas`` to the cells, in key order on PostgreSQL (concurrent writers lock
     cells in the same order, so they queue instead of deadlocking; SQLite's writers
     take the whole database in turn, and a bulk import's 100,000 cells sort in 0.3 s)."""
@@ -221,14 +237,14 @@ def _apply(conn, deltas: dict[tuple, list[int]]) -> None:
     # at a time.)
     cells = sorted(deltas.items()) if dialect is postgresql else deltas.items()
     driver_executemany(conn, stmt, KEY + MEASURES, (
-        key + tuple(m) for key, m in cells if any(m)))
+        key + _measures(m) for key, m in cells if m))
 
 
 def rebuild(conn) -> int:
     """Recompute every cell from the projects; returns the number of cells."""
     cells = _cells_of(conn, None)
     conn.execute(delete(cell))
-    rows = [key + tuple(m) for key, m in sorted(cells.items()) if any(m)]
+    rows = [key + _measures(m) for key, m in sorted(cells.items()) if m]
     driver_executemany(conn, cell.insert(), KEY + MEASURES, rows)
     return len(rows)
 
