@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from crm.companies.credit_code import is_valid_credit_code, normalize_credit_code
@@ -42,23 +42,27 @@ def get_or_create_company(name: str) -> Company | None:
 
 
 def get_or_create_companies(names: list[str]) -> dict[str, Company]:
-    """The companies of these names by normalised name, the new ones created in one
-    flush (a bulk create; get_or_create_company is the one-at-a-time way)."""
+    """The companies of these names by normalised name, the new ones inserted in one
+    executemany and read back (a bulk create; get_or_create_company is the
+    one-at-a-time way)."""
     wanted = {}
     for name in names:
         key = normalize_name(name)
         if key and key not in wanted:
             wanted[key] = name.strip()
-    found = {}
-    keys = list(wanted)
-    for i in range(0, len(keys), 500):
-        found.update((c.name_key, c) for c in db.session.scalars(
-            select(Company).where(Company.name_key.in_(keys[i:i + 500]))))
-    new = [Company(name=wanted[k], name_key=k) for k in keys if k not in found]
+
+    def read(keys):
+        for i in range(0, len(keys), 500):
+            found.update((c.name_key, c) for c in db.session.scalars(
+                select(Company).where(Company.name_key.in_(keys[i:i + 500]))))
+
+    found: dict[str, Company] = {}
+    read(list(wanted))
+    new = [k for k in wanted if k not in found]
     if new:
-        db.session.add_all(new)
-        db.session.flush()
-        found.update((c.name_key, c) for c in new)
+        db.session.execute(insert(Company.__table__),
+                           [{"name": wanted[k], "name_key": k} for k in new])
+        read(new)
     return found
 
 
