@@ -321,13 +321,14 @@ class _World:
             self.companies.update((c.name_key, c) for c in db.session.scalars(
                 select(Company).where(Company.name_key.in_(keys[i:i + 500]))))
 
-    def company(self, name: str) -> Company | None:
-        """The investor of this name: known, or a detached new one (created on commit)."""
+    def company(self, name: str) -> Company | SimpleNamespace | None:
+        """The investor of this name: known, or a stand-in for a new one (created on
+        commit)."""
         key = normalize(name)
         if not key:
             return None
         if key not in self.companies:
-            self.companies[key] = Company(name=name.strip(), name_key=key)
+            self.companies[key] = SimpleNamespace(id=None, name=name.strip(), name_key=key)
         return self.companies[key]
 
     def match(self, inc: _Incoming, cells: _Cells) -> int | None:
