@@ -9,6 +9,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
+from functools import lru_cache
 from typing import Mapping
 
 from openpyxl.utils.datetime import from_excel
@@ -55,10 +56,17 @@ _PUNCT_ASCII = {"．": ".", "－": "-", "／": "/", "：": ":", "，": ","}
 
 def clean(value):
     """A cell value with text trimmed and full-width digits folded; None when empty."""
+    if isinstance(value, str):
+        return _clean_text(value)
     if isinstance(value, float) and math.isnan(value):
         return None
-    if not isinstance(value, str):
-        return value
+    return value
+
+
+# A cell's text is cleaned by the reader and again by each parser it goes through (a
+# 10,000-row ledger: ~500,000 calls): the recent results are remembered.
+@lru_cache(maxsize=4096)
+def _clean_text(value: str) -> str | None:
     text = _EDGE_SPACE.sub("", value).translate(_FULL_DIGITS)
     text = _NUMERIC_PUNCT.sub(lambda m: _PUNCT_ASCII[m.group(0)], text)
     return text or None
@@ -68,6 +76,7 @@ def clean(value):
 UNKNOWN_WORDS = ("待定", "待确定", "未定", "不详", "不明", "未知", "暂无", "无", "空", "n/a", "na")
 # A cell of only dashes, slashes or question marks (/, ／, \, -, —, --, ——, ?) is blank.
 _PLACEHOLDER = re.compile(r"^[-/\\／＼－—–―_~～?？.。…]+$")
+_SPACES = re.compile(r"\s+")
 
 
 def is_unknown(value) -> bool:
@@ -77,7 +86,12 @@ def is_unknown(value) -> bool:
         return True
     if not isinstance(value, str):
         return False
-    text = re.sub(r"\s+", "", value)
+    return _unknown_text(value)
+
+
+@lru_cache(maxsize=4096)
+def _unknown_text(value: str) -> bool:
+    text = _SPACES.sub("", value)
     return text.casefold() in UNKNOWN_WORDS or bool(_PLACEHOLDER.match(text))
 
 
