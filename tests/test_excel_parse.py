@@ -532,3 +532,17 @@ def test_the_module_needs_no_app():
     from flask import has_app_context
     assert not has_app_context()
     assert parse_amount("1", "亿元").wan == Decimal("10000")
+
+
+def test_remembered_parses_answer_as_the_first_time():
+    """parse_date and parse_unit remember recent results: a value seen again gets the
+    same answer, and a refused value is refused every time."""
+    for _ in range(2):
+        assert parse.parse_date(2022).value == PartialDate(date(2022, 1, 1), YEAR)
+        assert parse.parse_date("2023.1").value == PartialDate(date(2023, 1, 1), MONTH)
+        assert parse.parse_unit("亿元") == (CNY, Decimal(10000))
+        for bad in (True, "2022-02-30", "黄了"):
+            with pytest.raises(parse.CellError):
+                parse.parse_date(bad)
+        with pytest.raises(parse.CellError):
+            parse.parse_unit("亿斤")

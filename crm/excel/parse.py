@@ -161,6 +161,13 @@ def _unit_key(text: str) -> str:
     return re.sub(r"[\s()\[\]【】]+", "", unicodedata.normalize("NFKC", text)).upper()
 
 
+# The parsers of values that repeat down a ledger (units, dates) remember recent
+# results: pure functions of the cell's value (typed: 1, 1.0 and True differ here),
+# returning immutable values; a refusal (CellError) is not remembered.
+_remembered = lru_cache(maxsize=4096, typed=True)
+
+
+@_remembered
 def parse_unit(text: str) -> tuple[str, Decimal]:
     """(currency, factor to 万 of that currency) of a unit such as 亿元, 万美元, 元."""
     raw = parse_text(text)
@@ -352,6 +359,7 @@ def _parse_date_text(raw: str) -> ParsedDate:
         raise _date_error_impossible(raw) from None
 
 
+@_remembered
 def parse_date(value) -> ParsedDate:
     """A date cell at its precision (day, month or year); value None when unknown."""
     if isinstance(value, bool) or isinstance(value, time):
