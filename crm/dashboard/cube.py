@@ -16,6 +16,7 @@ with the same code.
 """
 from __future__ import annotations
 
+import struct
 from collections import defaultdict
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -130,14 +131,16 @@ def _packed(n: int, cny: int, usd: int, major: int) -> int:
     return n + (cny + (usd + major * _FIELD) * _FIELD) * _FIELD
 
 
+# Each measure shifted by half its range is a 64-bit digit ≥ 0 of the shifted sum.
+_HALF = _FIELD // 2
+_SHIFT = _packed(_HALF, _HALF, _HALF, _HALF)
+_DIGITS = struct.Struct("<4Q")
+
+
 def _measures(packed: int) -> tuple[int, int, int, int]:
     """The four measures (n, cny, usd, major) of a packed sum, each possibly negative."""
-    out = []
-    for _ in range(3):
-        low = (packed + _FIELD // 2) % _FIELD - _FIELD // 2
-        out.append(low)
-        packed = (packed - low) // _FIELD
-    return (*out, packed)
+    n, cny, usd, major = _DIGITS.unpack((packed + _SHIFT).to_bytes(32, "little"))
+    return n - _HALF, cny - _HALF, usd - _HALF, major - _HALF
 
 
 def _add_cells(total: dict, events: list[tuple], what: tuple, regions, sign: int) -> None:
