@@ -1,6 +1,7 @@
 """Cell values of a hand-typed ledger (crm.excel.parse): text, amounts in 万 of their
 currency, partial dates, stage and status words, region lists. Pure functions: no app,
 no database."""
+import re
 from datetime import date, datetime, time
 from decimal import Decimal
 
@@ -546,3 +547,43 @@ def test_remembered_parses_answer_as_the_first_time():
                 parse.parse_date(bad)
         with pytest.raises(parse.CellError):
             parse.parse_unit("亿斤")
+
+
+def test_clean_skips_only_text_that_needs_no_cleaning():
+    """clean() tells text needing no cleaning by a plain test: for every character that
+    cleaning acts on (whitespace, zero-width, the full-width block), at an edge, inside
+    and between digits, it answers as the regular expressions alone do."""
+    edge = re.compile(r"^[\s\u200b\ufeff]+|[\s\u200b\ufeff]+$")
+    between_digits = re.compile(r"(?<=\d)[．－／：，](?=\d)")
+    ascii_punct = {"．": ".", "－": "-", "／": "/", "：": ":", "，": ","}
+
+    def full(text):
+        text = edge.sub("", text).translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+        return between_digits.sub(lambda m: ascii_punct[m.group(0)], text) or None
+
+    chars = [chr(c) for c in range(0x10000) if chr(c).isspace() or 0xff00 <= c <= 0xffef]
+    for c in [*chars, "\u200b", "\ufeff", "a", "上", "1"]:
+        for text in (c, f"{c}上海", f"上海{c}", f"上{c}海", f"1{c}2", f"{c}\u200b{c}x{c}\ufeff"):
+            assert clean(text) == full(text), repr(text)
+
+
+def test_remembered_amounts_answer_as_the_first_time():
+    """parse_amount remembers the amounts of text and plain numbers: the same value
+    and unit get the same answer, a refusal is refused every time, and equal Decimals
+    written differently keep their own text."""
+    for _ in range(2):
+        assert parse_amount("约50", "亿元") == Amount(Decimal("500000.0000"), CNY, True, "约50")
+        assert parse_amount("50", "万美元") == Amount(Decimal("50.0000"), USD, False, "50")
+        assert parse_amount(12) == parse_amount(12.0) == Amount(
+            Decimal("120000.0000"), CNY, False, "12")
+        assert parse_amount(Decimal("1.0")).raw == "1.0"
+        assert parse_amount(Decimal("1")).raw == "1"
+        for bad in ("-5", "五十亿", True):
+            with pytest.raises(CellError):
+                parse_amount(bad)
+
+
+def test_split_names_gives_each_caller_its_own_list():
+    names = split_names("上海、苏州")
+    names.append("韩国")
+    assert split_names("上海、苏州") == ["上海", "苏州"]
