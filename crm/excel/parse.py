@@ -61,7 +61,7 @@ _ZERO_WIDTH = "\u200b\ufeff"
 def clean(value):
     """A cell value with text trimmed and full-width digits folded; None when empty."""
     if isinstance(value, str):
-        return _clean_text(value)
+        return clean_text(value)
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
@@ -70,7 +70,9 @@ def clean(value):
 # A cell's text is cleaned by the reader and again by each parser it goes through (a
 # 10,000-row ledger: ~500,000 calls): the recent results are remembered.
 @lru_cache(maxsize=4096)
-def _clean_text(value: str) -> str | None:
+def clean_text(value: str) -> str | None:
+    """clean() of text (for a caller with many cells to clean, the reader: one call a
+    cell)."""
     # Most text needs no cleaning, and most of a ledger's is seen once (names): tell it
     # by a plain test, 5× cheaper than the regular expressions below. str.strip() takes
     # off exactly what \s matches (both are str.isspace()).
@@ -80,10 +82,6 @@ def _clean_text(value: str) -> str | None:
     text = _EDGE_SPACE.sub("", value).translate(_FULL_DIGITS)
     text = _NUMERIC_PUNCT.sub(lambda m: _PUNCT_ASCII[m.group(0)], text)
     return text or None
-
-
-# clean() of text, for a caller with many cells to clean (the reader): one call a cell.
-clean_text = _clean_text
 
 
 # What people type for "not known yet"; unknown is never zero.
@@ -103,7 +101,7 @@ def is_unknown(value) -> bool:
 @lru_cache(maxsize=4096)
 def _unknown_text(value: str) -> bool:
     """is_unknown() of text, remembered: asked of most cells, by several parsers."""
-    text = _clean_text(value)
+    text = clean_text(value)
     if text is None:
         return True
     text = _SPACES.sub("", text)
@@ -113,7 +111,7 @@ def _unknown_text(value: str) -> bool:
 def parse_text(value) -> str:
     """A text cell's value as text: numbers without a spurious ".0", dates as ISO dates."""
     if isinstance(value, str):      # most cells: nothing more than clean()
-        return _clean_text(value) or ""
+        return clean_text(value) or ""
     value = clean(value)
     if value is None:
         return ""

@@ -262,21 +262,10 @@ def _sheet_paths(archive: zipfile.ZipFile) -> dict[str, str]:
 def _cleaned(row) -> list:
     """Calamine's values as the parsers take them: None for empty, whole numbers as
     int (as typed), text trimmed."""
-    # Most cells are text or empty (""), or whole numbers (calamine's 1.0): one call
-    # each (clean_text("") is None), without a call per cell to _cleaned_value.
+    # Most cells are text or empty (""): one cached call each (clean_text("") is None).
     clean_text = parse.clean_text
     return [clean_text(v) if type(v) is str else
-            int(v) if type(v) is float and v.is_integer() else
-            _cleaned_value(v) for v in row]
-
-
-def _cleaned_value(v):
-    """One cell of _cleaned."""
-    if v == "":
-        return None
-    if isinstance(v, float) and v.is_integer():
-        v = int(v)
-    return parse.clean(v)
+            int(v) if type(v) is float and v.is_integer() else parse.clean(v) for v in row]
 
 
 class Ledger:

@@ -30,21 +30,11 @@ def sync_tokens(project_id: int, text: str) -> None:
 
 
 def insert_tokens(projects: list[tuple[int, str]]) -> None:
-    """Index new projects ((id, search text) each) in one insert."""
-    rows: list[tuple[str, int]] = []
-    for pid, text in projects:
-        rows += ((g, pid) for g in sorted(bigrams(text)))
-        if len(rows) >= 5000:       # a bulk create's ~20 rows a project, 5,000 at a time
-            _insert_tokens(rows)
-            rows = []
-    if rows:    # (an empty list would be an INSERT of one default row)
-        _insert_tokens(rows)
-
-
-def _insert_tokens(rows: list[tuple[str, int]]) -> None:
-    # The table, not the ORM entity, bound by the driver: no per-row bookkeeping.
+    """Index new projects ((id, search text) each): the table, not the ORM entity, bound
+    by the driver a chunk of rows at a time (a bulk create's ~20 rows a project)."""
     driver_executemany(db.session.connection(), insert(ProjectToken.__table__),
-                       ("token", "project_id"), rows)
+                       ("token", "project_id"),
+                       ((g, pid) for pid, text in projects for g in sorted(bigrams(text))))
 
 
 def match_condition(query: str):
