@@ -179,3 +179,27 @@ def test_the_template_offers_the_columns_lists_and_instructions(as_role, app, fa
         guide = list(wb["填写说明"].iter_rows(values_only=True))
         assert [r[0] for r in guide[1:]] == list(HEADERS)
         assert all(r[1] for r in guide[1:] if r[0] in ("项目名称", "总投资", "签约时间"))
+
+
+def test_text_the_writer_skips_is_text_it_would_write_unchanged():
+    """The export writes text ``needs_care`` passes as it is, without ``_text``: that
+    is only right when ``_text`` would have written it unchanged, for every character
+    in any position (and an escape-like or formula-like text is caught)."""
+    from openpyxl import Workbook
+
+    from crm.excel.writer import _text, needs_care
+    ws = Workbook(write_only=True).create_sheet("t")
+    texts = ["上海", "_x0041_", "a_x00zz_", "=1", "#N/A", "#REF!", "a=b", "x#", "\t=1",
+             "-1", "+1", "@A", "1\n2", "_x", "__x0041_", "a_X0041_"]
+    texts += [f"{head}{chr(c)}{tail}" for c in range(0x250) for head, tail in
+              (("", ""), ("项目", ""), ("", "尾"), ("a", "b"))]
+    caught = 0
+    for text in texts:
+        if needs_care(text):
+            caught += 1
+            continue
+        written = _text(ws, text)
+        assert written == text and written.__class__ is str, repr(text)
+    assert needs_care("=SUM(A1)") and needs_care("#N/A") and needs_care("a_x0041_")
+    assert needs_care("a\rb") and not needs_care("a\tb") and not needs_care("上海、韩国")
+    assert caught < len(texts) / 4

@@ -314,7 +314,7 @@ def _milestone_list(r: _Report, stage: str, total: q.Totals) -> None:
     for batch, regions, _ in ledger_batches(stmt, issues=False):
         for p in batch:
             serial += 1
-            amount, unit = amount_cells(p)
+            amount, unit = amount_cells(p.investment_amount, p.investment_currency)
             dates = milestones(p)
             sheet.add([serial, cell_value(ws, p.code), cell_value(ws, p.name),
                        cell_value(ws, p.company), cell_value(ws, "、".join(regions.get(p.id, []))),
@@ -323,7 +323,7 @@ def _milestone_list(r: _Report, stage: str, total: q.Totals) -> None:
                        _amount(ws, amount if unit == USD_UNIT else None),
                        cell_value(ws, dates[stage], DATE),
                        STAGE_WORDS[lifecycle.stage_on(dates, r.as_of)],
-                       str(lifecycle.STATUS_LABELS[status_on(p, r.as_of)]),
+                       str(lifecycle.STATUS_LABELS[status_on(p.status, p.status_on, r.as_of)]),
                        cell_value(ws, p.content), cell_value(ws, p.leader_name),
                        cell_value(ws, p.officer)])
     sheet.add([_bold(ws, "合计"), _n(ws, total.count, '#,##0"个"'), None, None, None, None,
