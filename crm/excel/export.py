@@ -56,11 +56,12 @@ def _region_names() -> dict[int, tuple[tuple, str]]:
 
 def _regions(project_ids: list[int], names: dict[int, tuple[tuple, str]]
              ) -> dict[int, list[str]]:
-    """The region tags' names of these projects, in the regions' order."""
+    """The region tags' names of these projects, in the regions' order (the pairs
+    fetched at once, not row by row as iterating the result would)."""
     tags: dict[int, list[tuple[tuple, str]]] = {}
     for pid, rid in db.session.execute(
             select(project_region.c.project_id, project_region.c.region_id)
-            .where(project_region.c.project_id.in_(project_ids))):
+            .where(project_region.c.project_id.in_(project_ids))).all():
         tags.setdefault(pid, []).append(names[rid])
     return {pid: [name for _order, name in sorted(found)] for pid, found in tags.items()}
 
@@ -74,7 +75,7 @@ def open_issue_texts(project_ids: list[int], as_of: date | None = None
             select(CoordinationIssue.project_id, CoordinationIssue.description)
             .where(CoordinationIssue.project_id.in_(project_ids),
                    issue_open_condition(as_of))
-            .order_by(CoordinationIssue.raised_on, CoordinationIssue.id)):
+            .order_by(CoordinationIssue.raised_on, CoordinationIssue.id)).all():
         out.setdefault(pid, []).append(text)
     return out
 
