@@ -98,15 +98,15 @@ def _partial(day: date, precision: str | None) -> PartialDate:
     return PartialDate(day, precision or DAY)
 
 
+_DATED_STAGES = tuple(lifecycle.MILESTONE_FIELDS)
+
+
 def _dates(stored: Sequence, until: date | None) -> dict[str, PartialDate | None]:
     """Milestones by stage from their stored (day, precision, day, precision, …) in
     MILESTONE_FIELDS order; those after ``until``, when given, as None."""
     return {s: None if day is None or (until is not None and day > until) else
             _partial(day, precision)
             for s, day, precision in zip(_DATED_STAGES, stored[::2], stored[1::2])}
-
-
-_DATED_STAGES = tuple(lifecycle.MILESTONE_FIELDS)
 
 
 def milestones(p: Row, until: date | None = None) -> dict[str, PartialDate | None]:

@@ -4,7 +4,9 @@ an escape gets its underscore escaped (``_x005F_``), as Excel does. Reading undo
 calamine does when it reads a ledger, and ``from_cell_text`` for text openpyxl read."""
 import re
 
-_NEEDS_ESCAPE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)|[\x00-\x08\x0b-\x1f]")
+# What to_cell_text escapes (the writer's fast check for plain text is built on it)
+TO_ESCAPE = r"_(?=x[0-9A-Fa-f]{4}_)|[\x00-\x08\x0b-\x1f]"
+_NEEDS_ESCAPE = re.compile(TO_ESCAPE)
 _ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 

@@ -18,7 +18,7 @@ from openpyxl.worksheet.cell_range import CellRange
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from crm.excel.columns import DATE, HEADERS, LEDGER_COLUMNS, NUMBER, SERIAL, TEXT
-from crm.excel.text import to_cell_text
+from crm.excel.text import TO_ESCAPE, to_cell_text
 from crm.lifecycle import DAY, PartialDate
 
 SHEET_TITLE = "项目台账"
@@ -34,7 +34,7 @@ _CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
 # unchanged (None): it starts with "=" or "#" (every error word does), or holds a
 # character ``to_cell_text`` escapes. One C-level match, for the text columns of
 # 100,000 rows.
-needs_care = re.compile(r"[=#]|.*?(?:[\x00-\x08\x0b-\x1f]|_x[0-9A-Fa-f]{4}_)", re.S).match
+needs_care = re.compile(rf"[=#]|.*?(?:{TO_ESCAPE})", re.S).match
 
 
 def _text(ws, value):
