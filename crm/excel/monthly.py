@@ -1,6 +1,6 @@
 """The monthly report (月报): one workbook for the monthly meeting, every figure as of the
 month's last day (today for the current month) from the dashboard's query functions,
-written in openpyxl's write-only mode with the long lists streamed from the database.
+written row by row (constant memory) with the long lists streamed from the database.
 
 Regenerated later, a past month gives the same figures unless a milestone, drop or issue
 dated in or before it was corrected. Stored only as they are now, and so shown: names,
@@ -17,11 +17,6 @@ from decimal import Decimal
 from typing import BinaryIO
 
 from flask import current_app
-from openpyxl import Workbook
-from openpyxl.cell import Cell, WriteOnlyCell
-from openpyxl.chart import BarChart, PieChart, Reference
-from openpyxl.chart.label import DataLabelList
-from openpyxl.styles import Font, PatternFill
 from sqlalchemy import case, distinct, func, select, union
 from sqlalchemy.orm import selectinload
 
@@ -29,11 +24,11 @@ from crm import lifecycle
 from crm.clock import today
 from crm.coordination.queries import open_issues_stmt
 from crm.dashboard import queries as q
-from crm.excel.columns import CNY_UNIT, DATE, NUMBER, USD_UNIT
+from crm.excel.columns import CNY_UNIT, USD_UNIT
 from crm.excel.export import (BATCH, amount_cells, ledger_batches, ledger_rows, ledger_stmt,
                               milestones, status_on)
-from crm.excel.writer import (LEDGER_WIDTHS, Heading, append_ledger, begin_sheet,
-                              cell_value, header_cells, typed_cell)
+from crm.excel.writer import (AMOUNT, BOLD, LEDGER_WIDTHS, PERCENT, PERCENT_FORMAT, Book,
+                              Heading, Sheet, Styled, append_ledger, look)
 from crm.extensions import db
 from crm.lifecycle import N_
 from crm.models import (TARGET_METRICS, WAN_PER_YI, CoordinationIssue, Industry, Project,
@@ -57,10 +52,8 @@ SHEETS = (SUMMARY, *LIST_SHEETS.values(), BY_REGION, BY_INDUSTRY, BY_UNIT, STALL
 MONTH_FORMAT_ERROR = N_("月份格式应为 YYYY-MM，如 2026-10")
 FUTURE_MONTH_ERROR = N_("不能生成未来月份的月报")
 
-PERCENT_FORMAT = "0.0%"
-_BOLD = Font(bold=True)
-_LEVEL_FILLS = {"yellow": PatternFill("solid", fgColor="FFEB9C"),
-                "red": PatternFill("solid", fgColor="FFC7CE")}
+_LEVEL_LOOKS = {"yellow": look(pattern=1, bg_color="#FFEB9C"),
+                "red": look(pattern=1, bg_color="#FFC7CE")}
 LEVEL_WORDS = {"yellow": "黄灯", "red": "红灯"}
 STAGE_WORDS = {s: str(label) for s, label in lifecycle.STAGE_LABELS.items()}
 
@@ -97,30 +90,24 @@ def file_name(month: date) -> str:
 
 # ---------------------------------------------------------------- cells
 
-def _n(ws, value, fmt: str | None = None):
-    """A number: plain (a count), or a cell with a number format; blank for None."""
-    if value is None or fmt is None:
-        return value
-    cell = WriteOnlyCell(ws, value)
-    cell.number_format = fmt
-    return cell
+def _n(value, fmt: str) -> Styled:
+    """A number with a number format."""
+    return Styled(value, look(num_format=fmt))
 
 
-def _amount(ws, value):
+def _amount(value):
     """An amount in 亿元 or 万美元."""
-    return cell_value(ws, value, NUMBER)
+    return None if value is None else Styled(value, AMOUNT)
 
 
-def _pct(ws, ratio):
+def _pct(ratio):
     """A share, shown as a percentage."""
-    return _n(ws, ratio, PERCENT_FORMAT)
+    return None if ratio is None else Styled(ratio, PERCENT)
 
 
-def _bold(ws, text: str) -> Cell:
+def _bold(text: str) -> Styled:
     """A bold label (a section title or a total row's name)."""
-    cell = typed_cell(ws, text)
-    cell.font = _BOLD
-    return cell
+    return Styled(text, BOLD)
 
 
 def _yi(wan: Decimal) -> Decimal:
@@ -137,10 +124,10 @@ def _sum(items) -> q.Totals:
     return out
 
 
-def _totals(ws, t: q.Totals, combined: bool = True) -> list:
+def _totals(t: q.Totals, combined: bool = True) -> list:
     """Count, 人民币 (亿元), 外资 (万美元) and, with ``combined``, 折合 (亿元)."""
-    cells = [_n(ws, t.count), _amount(ws, _yi(t.cny_wan)), _amount(ws, t.usd_wan)]
-    return cells + [_amount(ws, t.combined_yi)] if combined else cells
+    cells = [t.count, _amount(_yi(t.cny_wan)), _amount(t.usd_wan)]
+    return cells + [_amount(t.combined_yi)] if combined else cells
 
 
 def _day_text(day: date) -> str:
@@ -148,37 +135,26 @@ def _day_text(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
-class _Sheet:
-    """A write-only sheet of the report and the number of the row it writes next."""
+class _Sheet(Sheet):
+    """A sheet of the report, with its heading."""
 
     def __init__(self, report: _Report, name: str, title: str, widths, header_row=None):
-        """Create the sheet ``name``: widths, panes, print settings and the heading."""
-        self.ws = report.wb.create_sheet(name)
-        self.row = 1 + begin_sheet(self.ws, widths, Heading(title, report.zone, report.as_of),
-                                   header_row)
-
-    def add(self, cells: list) -> int:
-        """Append a row; return its number."""
-        self.ws.append(cells)
-        self.row += 1
-        return self.row - 1
-
-    def header(self, *texts: str) -> int:
-        """Append a header row."""
-        return self.add(header_cells(self.ws, texts))
+        """Add the sheet ``name``: widths, panes, print settings and the heading."""
+        super().__init__(report.book, name, widths, Heading(title, report.zone, report.as_of),
+                         header_row)
 
     def section(self, text: str) -> int:
-        """Append a section title (after a blank row unless at the top)."""
-        if self.row > 3:
+        """Write a section title (after a blank row unless right below the heading)."""
+        if self.row > 2:
             self.add([])
-        return self.add([_bold(self.ws, text)])
+        return self.add([_bold(text)])
 
 
 @dataclass
 class _Report:
     """What every sheet shares: the workbook, the month, its as-of day and periods."""
 
-    wb: Workbook
+    book: Book
     month: date
     as_of: date
     zone: str
@@ -198,78 +174,72 @@ def _summary(r: _Report, tiles: dict, live: q.Pipeline, zone_targets: list) -> N
     the zone's targets against 序时进度, and charts of them."""
     sheet = _Sheet(r, SUMMARY, f"{r.zone}招商引资工作月报（{r.label}）",
                    (24, 10, 14, 14, 14, 10, 14, 14, 14))
-    ws = sheet.ws
     sheet.section("一、新增项目情况（按里程碑日期计入）")
     new_header = sheet.header("指标", "本月个数", "本月人民币（亿元）", "本月外资（万美元）",
                               "本月折合（亿元）", "本年累计个数", "本年人民币（亿元）",
                               "本年外资（万美元）", "本年折合（亿元）")
     for s in q.TILE_STAGES:
-        sheet.add([cell_value(ws, f"新{STAGE_WORDS[s]}项目"),
-                   *_totals(ws, tiles["month"][s]), *_totals(ws, tiles["year"][s])])
-    sheet.add([cell_value(ws, "其中：新签约10亿元以上项目"),
-               _n(ws, tiles["month"][lifecycle.SIGNED].major), None, None, None,
-               _n(ws, tiles["year"][lifecycle.SIGNED].major)])
+        sheet.add([f"新{STAGE_WORDS[s]}项目", *_totals(tiles["month"][s]),
+                   *_totals(tiles["year"][s])])
+    sheet.add(["其中：新签约10亿元以上项目", tiles["month"][lifecycle.SIGNED].major, None, None,
+               None, tiles["year"][lifecycle.SIGNED].major])
 
     sheet.section("二、在库项目（截至月末，不含终止）")
     stage_header = sheet.header("阶段", "个数", "人民币（亿元）", "外资（万美元）", "折合（亿元）")
     stages = live.by_stage()
     for s, t in stages.items():
-        sheet.add([cell_value(ws, STAGE_WORDS[s]), *_totals(ws, t)])
-    sheet.add([_bold(ws, "合计"), *_totals(ws, _sum(stages.values()))])
+        sheet.add([STAGE_WORDS[s], *_totals(t)])
+    sheet.add([_bold("合计"), *_totals(_sum(stages.values()))])
 
     pace = q.pace(r.as_of)
     sheet.section(f"三、招商任务完成情况（全区，序时进度 {pace * 100:.1f}%）")
     target_header = sheet.header("指标", "目标", "计量单位", "完成", "完成率", "序时进度",
                                  "进度评价")
     for c in zone_targets:
-        sheet.add(_completion_cells(ws, c)[1:])
+        sheet.add(_completion_cells(c)[1:])
     if not zone_targets:
-        sheet.add([cell_value(ws, f"{r.as_of.year}年尚未设置全区招商任务")])
+        sheet.add([f"{r.as_of.year}年尚未设置全区招商任务"])
     sheet.add([])
-    sheet.add([cell_value(ws, f"注：折合金额按美元汇率 {usd_rate()} 折算；在库项目按各项目截至月末"
-                              "所处阶段统计；完成率对照序时进度（已过月份占全年的比例）。")])
+    sheet.add([f"注：折合金额按美元汇率 {usd_rate()} 折算；在库项目按各项目截至月末"
+               "所处阶段统计；完成率对照序时进度（已过月份占全年的比例）。"])
 
     # Native charts over the sheet's own cells (they follow any edit in Excel).
-    at = sheet.row + 1
-    bar = BarChart()
-    bar.type, bar.title, bar.y_axis.title = "col", "新增项目个数", "个"
+    at = sheet.row + 2
+    bar = _chart(r, "column", "新增项目个数", 14)     # beside it, the pie from column F
     for col in (2, 6):
-        bar.add_data(Reference(ws, min_col=col, min_row=new_header, max_row=new_header + 4),
-                     titles_from_data=True)
-    bar.set_categories(Reference(ws, min_col=1, min_row=new_header + 1,
-                                 max_row=new_header + 4))
-    _show_axes(bar)
-    bar.width = 14          # cm: beside it, the pie from column F
-    ws.add_chart(bar, f"A{at}")
-    pie = PieChart()
-    pie.title = "在库项目阶段分布（个）"
-    pie.add_data(Reference(ws, min_col=2, min_row=stage_header,
-                           max_row=stage_header + len(stages)), titles_from_data=True)
-    pie.set_categories(Reference(ws, min_col=1, min_row=stage_header + 1,
-                                 max_row=stage_header + len(stages)))
-    pie.dataLabels = DataLabelList()
-    pie.dataLabels.showVal = True
-    pie.width = 12
-    ws.add_chart(pie, f"F{at}")
+        _series(bar, new_header, col, 4)
+    bar.set_y_axis({"name": "个"})
+    sheet.ws.insert_chart(f"A{at}", bar)
+    pie = _chart(r, "pie", "在库项目阶段分布（个）", 12)
+    _series(pie, stage_header, 2, len(stages), data_labels={"value": True})
+    sheet.ws.insert_chart(f"F{at}", pie)
     if zone_targets:
-        done = BarChart()
-        done.type, done.title = "bar", "全区任务完成率与序时进度"
+        done = _chart(r, "bar", "全区任务完成率与序时进度", 14)
         for col in (5, 6):
-            done.add_data(Reference(ws, min_col=col, min_row=target_header,
-                                    max_row=target_header + len(zone_targets)),
-                          titles_from_data=True)
-        done.set_categories(Reference(ws, min_col=1, min_row=target_header + 1,
-                                      max_row=target_header + len(zone_targets)))
-        done.y_axis.number_format = PERCENT_FORMAT     # the value axis, horizontal here
-        _show_axes(done)
-        done.width = 14
-        ws.add_chart(done, f"A{at + 16}")   # below the first two (7.5 cm high)
+            _series(done, target_header, col, len(zone_targets))
+        done.set_x_axis({"num_format": PERCENT_FORMAT})    # the value axis of a bar chart
+        sheet.ws.insert_chart(f"A{at + 16}", done)   # below the first two (15 rows high)
 
 
-def _show_axes(chart) -> None:
-    """Keep both axes visible (newer Excel hides an axis openpyxl leaves undecided)."""
-    chart.x_axis.delete = False
-    chart.y_axis.delete = False
+_PIXELS_PER_CM = 96 / 2.54
+
+
+def _chart(r: _Report, kind: str, title: str, width_cm: float):
+    """A chart of the workbook, ``width_cm`` wide (as high as Excel's default)."""
+    chart = r.book.wb.add_chart({"type": kind})
+    chart.set_title({"name": title})
+    chart.set_size({"width": round(width_cm * _PIXELS_PER_CM)})
+    return chart
+
+
+def _series(chart, header: int, col: int, rows: int, **options) -> None:
+    """A series of 汇总's column ``col`` below its ``header`` row (both 1-based, as in
+    Excel), named by the header, over the first column's ``rows`` labels."""
+    def cells(column: int, first: int, last: int) -> list:
+        return [SUMMARY, first - 1, column - 1, last - 1, column - 1]
+    chart.add_series({"name": [SUMMARY, header - 1, col - 1],
+                      "categories": cells(1, header + 1, header + rows),
+                      "values": cells(col, header + 1, header + rows), **options})
 
 
 def _metric_label(target) -> str:
@@ -278,17 +248,17 @@ def _metric_label(target) -> str:
     return f"{label}（{target.region.name}）" if target.region else label
 
 
-def _completion_cells(ws, c: q.Completion) -> list:
+def _completion_cells(c: q.Completion) -> list:
     """单位, 指标, 目标, 计量单位, 完成, 完成率, 序时进度, 进度评价 of one target."""
     t = c.target
     unit_word = str(TARGET_METRICS[t.metric][1])
     amount = q.METRICS[t.metric][1] == "combined_yi"
-    return [cell_value(ws, t.unit.name if t.unit else "全区"),
-            cell_value(ws, _metric_label(t)),
-            _amount(ws, t.value) if amount else _n(ws, t.value), cell_value(ws, unit_word),
-            _amount(ws, c.actual) if amount else _n(ws, int(c.actual)),
-            _pct(ws, c.ratio), _pct(ws, c.pace),
-            cell_value(ws, "超序时" if c.ahead else "落后序时")]
+    return [t.unit.name if t.unit else "全区",
+            _metric_label(t),
+            _amount(t.value) if amount else t.value, unit_word,
+            _amount(c.actual) if amount else int(c.actual),
+            _pct(c.ratio), _pct(c.pace),
+            "超序时" if c.ahead else "落后序时"]
 
 
 # ---------------------------------------------------------------- 新签约 … 一览表
@@ -304,7 +274,6 @@ def _milestone_list(r: _Report, stage: str, total: q.Totals) -> None:
     dashboard's tile links to the same filters), by milestone date, and their total."""
     sheet = _Sheet(r, LIST_SHEETS[stage], f"{r.label}新{STAGE_WORDS[stage]}项目一览表",
                    LIST_WIDTHS, header_row=3)
-    ws = sheet.ws
     headers = list(LIST_HEADERS)
     headers[9] = str(lifecycle.MILESTONE_LABELS[stage])
     sheet.header(*headers)
@@ -316,18 +285,14 @@ def _milestone_list(r: _Report, stage: str, total: q.Totals) -> None:
             serial += 1
             amount, unit = amount_cells(p.investment_amount, p.investment_currency)
             dates = milestones(p)
-            sheet.add([serial, cell_value(ws, p.code), cell_value(ws, p.name),
-                       cell_value(ws, p.company), cell_value(ws, "、".join(regions.get(p.id, []))),
-                       cell_value(ws, p.industry), cell_value(ws, p.unit),
-                       _amount(ws, amount if unit == CNY_UNIT else None),
-                       _amount(ws, amount if unit == USD_UNIT else None),
-                       cell_value(ws, dates[stage], DATE),
+            sheet.add([serial, p.code, p.name, p.company, "、".join(regions.get(p.id, [])),
+                       p.industry, p.unit, _amount(amount if unit == CNY_UNIT else None),
+                       _amount(amount if unit == USD_UNIT else None), dates[stage],
                        STAGE_WORDS[lifecycle.stage_on(dates, r.as_of)],
                        str(lifecycle.STATUS_LABELS[status_on(p.status, p.status_on, r.as_of)]),
-                       cell_value(ws, p.content), cell_value(ws, p.leader_name),
-                       cell_value(ws, p.officer)])
-    sheet.add([_bold(ws, "合计"), _n(ws, total.count, '#,##0"个"'), None, None, None, None,
-               None, _amount(ws, _yi(total.cny_wan)), _amount(ws, total.usd_wan)])
+                       p.content, p.leader_name, p.officer])
+    sheet.add([_bold("合计"), _n(total.count, '#,##0"个"'), None, None, None, None,
+               None, _amount(_yi(total.cny_wan)), _amount(total.usd_wan)])
 
 
 # ---------------------------------------------------------------- 分来源地 / 分产业
@@ -338,12 +303,12 @@ BREAKDOWN_HEADERS = ("本月新签约（个）", "本月签约人民币（亿元
 BREAKDOWN_WIDTHS = (18, 10, 12, 12, 10, 12, 12, 8, 8, 8, 8, 8, 10, 12)
 
 
-def _breakdown_cells(ws, signed: dict[str, q.Totals], cells: dict[str, q.Totals]) -> list:
+def _breakdown_cells(signed: dict[str, q.Totals], cells: dict[str, q.Totals]) -> list:
     """New signings of the month and the year, then the pipeline by stage and in all."""
-    return [*_totals(ws, signed["month"], combined=False),
-            *_totals(ws, signed["year"], combined=False),
-            *(_n(ws, cells.get(s, q.Totals()).count) for s in lifecycle.STAGES),
-            _n(ws, sum(t.count for t in cells.values()))]
+    return [*_totals(signed["month"], combined=False),
+            *_totals(signed["year"], combined=False),
+            *(cells.get(s, q.Totals()).count for s in lifecycle.STAGES),
+            sum(t.count for t in cells.values())]
 
 
 def _signed(r: _Report, base: ProjectFilters) -> dict[str, q.Totals]:
@@ -361,7 +326,6 @@ def _by_region(r: _Report) -> None:
     """New signings and the pipeline per source-region group (the dashboard's region
     chart and its region filter); a project tagged in two groups counts in both."""
     sheet = _Sheet(r, BY_REGION, f"{r.label}分来源地招商情况", BREAKDOWN_WIDTHS, header_row=3)
-    ws = sheet.ws
     sheet.header("来源地", *BREAKDOWN_HEADERS)
     active = set(db.session.scalars(regions_stmt().with_only_columns(Region.id)))
     pipeline = q.by_region(r.base, r.as_of)
@@ -369,17 +333,16 @@ def _by_region(r: _Report) -> None:
         signed = _signed(r, ProjectFilters(region_id=gid))
         cells = pipeline.cells.get(gid, {})
         if gid in active or _has_figures(signed, cells):
-            sheet.add([cell_value(ws, name), *_breakdown_cells(ws, signed, cells)])
+            sheet.add([name, *_breakdown_cells(signed, cells)])
     sheet.add([])
-    sheet.add([cell_value(ws, "注：来源地按地区分组汇总；一个项目有多个来源地时分别计入，"
-                              "各组之和可能大于项目总数。")])
+    sheet.add(["注：来源地按地区分组汇总；一个项目有多个来源地时分别计入，"
+               "各组之和可能大于项目总数。"])
 
 
 def _by_industry(r: _Report, tiles: dict, live: q.Pipeline) -> None:
     """New signings and the pipeline per industry (the dashboard's industry chart and
     filter), with the zone's total; projects without an industry as 未指定."""
     sheet = _Sheet(r, BY_INDUSTRY, f"{r.label}分产业招商情况", BREAKDOWN_WIDTHS, header_row=3)
-    ws = sheet.ws
     sheet.header("产业", *BREAKDOWN_HEADERS)
     active = set(db.session.scalars(industries_stmt().with_only_columns(Industry.id)))
     breakdown = q.by_industry(r.base, r.as_of, live)
@@ -395,8 +358,8 @@ def _by_industry(r: _Report, tiles: dict, live: q.Pipeline) -> None:
                 listed[kind].append(signed[kind])
         cells = breakdown.cells.get(key, {})
         if key in active or _has_figures(signed, cells):
-            sheet.add([cell_value(ws, name), *_breakdown_cells(ws, signed, cells)])
-    sheet.add([_bold(ws, "合计"), *_breakdown_cells(ws, zone, live.by_stage())])
+            sheet.add([name, *_breakdown_cells(signed, cells)])
+    sheet.add([_bold("合计"), *_breakdown_cells(zone, live.by_stage())])
 
 
 def _minus(total: q.Totals, parts: list[q.Totals]) -> q.Totals:
@@ -414,7 +377,6 @@ def _by_unit(r: _Report, live: q.Pipeline, unit_targets: list) -> None:
     signed investment (the dashboard's ranking), its pipeline, and its targets."""
     sheet = _Sheet(r, BY_UNIT, f"{r.label}各责任单位招商情况及排名",
                    (6, 18, 10, 12, 10, 10, 10, 10, 12, 10, 10, 10, 10), header_row=3)
-    ws = sheet.ws
     words = {m: str(TARGET_METRICS[m][0]) for m in q.RANKING_METRICS}
     units = {m: str(TARGET_METRICS[m][1]) for m in q.RANKING_METRICS}
     per = [f"{words[m]}（{units[m]}）" for m in q.RANKING_METRICS]
@@ -426,20 +388,20 @@ def _by_unit(r: _Report, live: q.Pipeline, unit_targets: list) -> None:
     def figure(row, m):
         """A ranking figure: 亿元 as an amount, counts as integers."""
         value = row.values[m]
-        return _amount(ws, value) if units[m] != "个" else _n(ws, int(value))
+        return _amount(value) if units[m] != "个" else int(value)
 
     for row in q.unit_ranking(r.base, r.periods["year"], "signed_amount"):
-        sheet.add([_n(ws, row.rank), cell_value(ws, row.name),
+        sheet.add([row.rank, row.name,
                    *(figure(month[row.unit_id], m) for m in q.RANKING_METRICS),
                    *(figure(row, m) for m in q.RANKING_METRICS),
-                   _n(ws, pipeline.total(row.unit_id).count)])
-    sheet.add([cell_value(ws, "注：名次按本年累计签约总投资排列；金额为折合人民币（亿元）。")])
+                   pipeline.total(row.unit_id).count])
+    sheet.add(["注：名次按本年累计签约总投资排列；金额为折合人民币（亿元）。"])
     sheet.section(f"各单位招商任务完成情况（序时进度 {q.pace(r.as_of) * 100:.1f}%）")
     sheet.header("单位", "指标", "目标", "计量单位", "完成", "完成率", "序时进度", "进度评价")
     for c in unit_targets:
-        sheet.add(_completion_cells(ws, c))
+        sheet.add(_completion_cells(c))
     if not unit_targets:
-        sheet.add([cell_value(ws, f"{r.as_of.year}年尚未设置各单位招商任务")])
+        sheet.add([f"{r.as_of.year}年尚未设置各单位招商任务"])
 
 
 # ---------------------------------------------------------------- 滞后项目
@@ -453,25 +415,18 @@ def _stalled(r: _Report) -> None:
     on the month end, longest waiting first, with its days and light."""
     sheet = _Sheet(r, STALLED, f"{r.label}滞后项目（三未）情况",
                    (6, 14, 14, 30, 26, 14, 10, 12, 10, 8), header_row=STALLED_LIST_ROW)
-    ws = sheet.ws
     counts = q.stalled_counts(r.base, r.as_of)
     kinds = list(counts)
     sheet.section("预警汇总（个）")
     sheet.header("预警", *(str(lifecycle.STALLED_LABELS[s]) for s in kinds), "合计")
     for level in ("yellow", "red"):
-        cell = typed_cell(ws, LEVEL_WORDS[level])
-        cell.fill = _LEVEL_FILLS[level]
-        sheet.add([cell, *(_n(ws, counts[s][level]) for s in kinds),
-                   _n(ws, sum(counts[s][level] for s in kinds))])
+        sheet.add([Styled(LEVEL_WORDS[level], _LEVEL_LOOKS[level]),
+                   *(counts[s][level] for s in kinds), sum(counts[s][level] for s in kinds)])
     sheet.section("三未项目清单（截至月末，滞后时间长的在前）")
     sheet.header("序号", "类型", "项目编号", "项目名称", "投资方", "责任单位", "招商责任人",
                  "起算日期", "滞后天数", "预警")
     serial = 0
-    # One styled cell per light, appended again and again (a write-only sheet writes
-    # each row as it is appended): not a new styled cell for each of ~35,000 rows.
-    lights = {level: typed_cell(ws, word) for level, word in LEVEL_WORDS.items()}
-    for level, cell in lights.items():
-        cell.fill = _LEVEL_FILLS[level]
+    lights = {level: Styled(word, _LEVEL_LOOKS[level]) for level, word in LEVEL_WORDS.items()}
     for s in STALLED_STAGES:
         kind = str(lifecycle.STALLED_LABELS[s])
         red = case((stalled_level_condition(s, "red", r.as_of), "red"), else_="yellow")
@@ -482,12 +437,10 @@ def _stalled(r: _Report) -> None:
         for p in db.session.execute(stmt):
             serial += 1
             since = milestones(p)[s]
-            sheet.add([serial, kind, cell_value(ws, p.code), cell_value(ws, p.name),
-                       cell_value(ws, p.company), cell_value(ws, p.unit),
-                       cell_value(ws, p.officer), cell_value(ws, since, DATE),
+            sheet.add([serial, kind, p.code, p.name, p.company, p.unit, p.officer, since,
                        (r.as_of - since.start).days, lights[p.level]])
     if not serial:
-        sheet.add([cell_value(ws, "无")])
+        sheet.add(["无"])
 
 
 # ---------------------------------------------------------------- 需协调事项
@@ -496,7 +449,6 @@ def _issues(r: _Report) -> None:
     """The coordination issues open at the month end, oldest first."""
     sheet = _Sheet(r, ISSUES, f"未销号需协调事项（截至{_day_text(r.as_of)}）",
                    (6, 14, 28, 14, 44, 12, 14, 12, 10, 8), header_row=3)
-    ws = sheet.ws
     sheet.header("序号", "项目编号", "项目名称", "项目责任单位", "问题描述", "提出日期",
                  "需协调单位", "办结时限", "已挂天数", "是否超期")
     stmt = (open_issues_stmt(as_of=r.as_of)
@@ -506,16 +458,10 @@ def _issues(r: _Report) -> None:
     for n, issue in enumerate(db.session.scalars(stmt), 1):
         p = issue.project
         late = issue.due_on is not None and issue.due_on < r.as_of
-        sheet.add([_n(ws, n), cell_value(ws, p.code), cell_value(ws, p.name),
-                   cell_value(ws, p.unit.name if p.unit else ""),
-                   cell_value(ws, issue.description),
-                   cell_value(ws, lifecycle.PartialDate(issue.raised_on), DATE),
-                   cell_value(ws, issue.acting_unit.name if issue.acting_unit else ""),
-                   cell_value(ws, lifecycle.PartialDate(issue.due_on) if issue.due_on
-                              else None, DATE),
-                   _n(ws, (r.as_of - issue.raised_on).days),
-                   cell_value(ws, "超期" if late else "")])
-    sheet.add([_bold(ws, "合计"), _n(ws, n, '#,##0"项"')])
+        sheet.add([n, p.code, p.name, p.unit.name if p.unit else "", issue.description,
+                   issue.raised_on, issue.acting_unit.name if issue.acting_unit else "",
+                   issue.due_on, (r.as_of - issue.raised_on).days, "超期" if late else ""])
+    sheet.add([_bold("合计"), _n(n, '#,##0"项"')])
 
 
 # ---------------------------------------------------------------- 走访情况
@@ -524,7 +470,6 @@ def _visits(r: _Report) -> None:
     """The month's visits per unit and per officer (visits logged or taken part in),
     and the 外出招商 trips per officer."""
     sheet = _Sheet(r, VISITS, f"{r.label}走访及外出招商情况", (18, 12, 10, 10, 10, 10, 12))
-    ws = sheet.ws
     in_month = visit_list_stmt(VisitFilters(date_from=r.month, date_to=r.as_of)).order_by(None)
 
     sheet.section("一、各单位走访情况")
@@ -538,10 +483,9 @@ def _visits(r: _Report) -> None:
     active = set(db.session.scalars(units_stmt().with_only_columns(Unit.id)))
     for key, name in q.unit_labels():
         if key in active or key in per_unit:
-            sheet.add([cell_value(ws, name),
-                       *(_n(ws, v) for v in per_unit.get(key, (0,) * len(figures)))])
+            sheet.add([name, *per_unit.get(key, (0,) * len(figures))])
     total = db.session.execute(in_month.with_only_columns(*figures)).one()
-    sheet.add([_bold(ws, "合计"), *(_n(ws, v) for v in total)])
+    sheet.add([_bold("合计"), *total])
 
     sheet.section("二、人员走访情况（含参与的走访）")
     sheet.header("单位", "人员", "走访次数", "走访企业数")
@@ -560,19 +504,17 @@ def _visits(r: _Report) -> None:
         .order_by(Unit.id.is_(None), Unit.sort_order, Unit.id, User.display_name, User.id)
     ).all()
     for unit, person, n, companies in rows:
-        sheet.add([cell_value(ws, unit or str(q.UNSPECIFIED)), cell_value(ws, person),
-                   _n(ws, n), _n(ws, companies)])
+        sheet.add([unit or str(q.UNSPECIFIED), person, n, companies])
     if not rows:
-        sheet.add([cell_value(ws, "本月无走访记录")])
+        sheet.add(["本月无走访记录"])
 
     sheet.section("三、外出招商情况")
     sheet.header("单位", "人员", "外出次数", "外出天数", "走访企业数")
     trips = trip_stats(r.month)
     for t in trips:
-        sheet.add([cell_value(ws, t.unit), cell_value(ws, t.officer), _n(ws, t.trips),
-                   _n(ws, t.days_away), _n(ws, t.companies)])
-    sheet.add([_bold(ws, "合计"), None, _n(ws, sum(t.trips for t in trips)),
-               _n(ws, sum(t.days_away for t in trips))])
+        sheet.add([t.unit, t.officer, t.trips, t.days_away, t.companies])
+    sheet.add([_bold("合计"), None, sum(t.trips for t in trips),
+               sum(t.days_away for t in trips)])
 
 
 # ---------------------------------------------------------------- 项目台账
@@ -582,8 +524,8 @@ def _ledger(r: _Report) -> int:
     stage and status then (the list's "as of a day" view), streamed."""
     sheet = _Sheet(r, LEDGER, f"项目台账（截至{_day_text(r.as_of)}）", LEDGER_WIDTHS,
                    header_row=3)
-    return append_ledger(sheet.ws, ledger_rows(q.pipeline_filters(r.base, r.as_of), "code",
-                                               as_of=r.as_of), first_row=3)
+    return append_ledger(sheet, ledger_rows(q.pipeline_filters(r.base, r.as_of), "code",
+                                            as_of=r.as_of))
 
 
 # ---------------------------------------------------------------- the workbook
@@ -593,7 +535,7 @@ def write_monthly_report(month: date, out: BinaryIO, zone_name: str | None = Non
     today for the current month) to ``out``: the SHEETS in order."""
     month = month.replace(day=1)
     zone = zone_name or current_app.config.get("ZONE_NAME") or DEFAULT_ZONE_NAME
-    r = _Report(Workbook(write_only=True), month, report_day(month), zone)
+    r = _Report(Book(out), month, report_day(month), zone)
     tiles = {kind: q.milestone_tiles(r.base, p) for kind, p in r.periods.items()}
     live = q.pipeline(r.base, r.as_of)
     completions = q.completion(targets_for(r.as_of.year), r.as_of)
@@ -607,4 +549,4 @@ def write_monthly_report(month: date, out: BinaryIO, zone_name: str | None = Non
     _issues(r)
     _visits(r)
     _ledger(r)
-    r.wb.save(out)
+    r.book.close()
