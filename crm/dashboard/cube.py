@@ -143,19 +143,25 @@ def _measures(packed: int) -> tuple[int, int, int, int]:
     return n - _HALF, cny - _HALF, usd - _HALF, major - _HALF
 
 
-def _add_cells(total: dict, events: list[tuple], what: tuple, regions, sign: int) -> None:
-    """Add (``sign`` 1) or take away (-1) a project's events in each of its regions."""
+def _add_events(part: defaultdict, events: list[tuple], what: tuple, sign: int) -> None:
+    """Add (``sign`` 1) or take away (-1) a project's events to the sums of its set of
+    regions, keyed as a cell without its region."""
     unit, industry, cny, usd, major = what
     one = _packed(sign, sign * cny, sign * usd, sign * major)
+    for kind, month, stage, since, s in events:
+        v = one if s > 0 else -one
+        # Each cell by unit and industry, and rolled up over both (what a figure not
+        # split by them reads: a few rows instead of one per pair).
+        part[kind, month, unit, industry, stage, since] += v
+        part[kind, month, ANY, ANY, stage, since] += v
+
+
+def _spread(total: dict, regions: tuple[int, ...], part: dict) -> None:
+    """Add the sums of a set of regions' projects to the cells of each region."""
     get = total.get
-    for r in regions:
-        for kind, month, stage, since, s in events:
-            v = one * s
-            # Each cell by unit and industry, and rolled up over both (what a figure
-            # not split by them reads: a few rows instead of one per pair).
+    for (kind, month, unit, industry, stage, since), v in part.items():
+        for r in regions:
             key = (kind, r, month, unit, industry, stage, since)
-            total[key] = get(key, 0) + v
-            key = (kind, r, month, ANY, ANY, stage, since)
             total[key] = get(key, 0) + v
 
 
@@ -192,6 +198,9 @@ def _cells_of(conn, ids: list[int] | None, total: dict | None = None, sign: int 
     project) as stored now to ``total``."""
     rate, ancestors = _rate(conn), _ancestors(conn)
     total = {} if total is None else total
+    # A project's cells are alike in each of its regions: summed first per set of
+    # regions (a bulk import's 10,000 projects fall into a few dozen), then spread.
+    by_regions: dict[tuple[int, ...], defaultdict] = {}
     chunks = [None] if ids is None else [ids[i:i + CHUNK] for i in range(0, len(ids), CHUNK)]
     for chunk in chunks:
         rows = select(*_COLUMNS)
@@ -204,7 +213,13 @@ def _cells_of(conn, ids: list[int] | None, total: dict | None = None, sign: int 
             regions[pid].update(ancestors.get(rid, [rid]))
         for row in conn.execute(rows):
             events, what = project_events(row, rate)
-            _add_cells(total, events, what, [ALL, *regions.get(row[0], ())], sign)
+            key = (ALL, *sorted(regions.get(row[0], ())))
+            part = by_regions.get(key)
+            if part is None:
+                part = by_regions[key] = defaultdict(int)
+            _add_events(part, events, what, sign)
+    for key, part in by_regions.items():
+        _spread(total, key, part)
     return total
 
 
