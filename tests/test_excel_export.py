@@ -1,6 +1,7 @@
 """The ledger export (台账导出): the list's filters and order in the bureau's column
 format, typed values, formula-like text kept literal, the Chinese file name, no caching,
 and a query count that does not grow with the rows."""
+import re
 import zipfile
 from datetime import date
 from decimal import Decimal
@@ -11,7 +12,6 @@ from openpyxl import load_workbook
 
 from crm import lifecycle
 from crm.excel.columns import HEADERS, LEDGER_COLUMNS
-from crm.excel.text import from_cell_text
 from crm.extensions import db
 from crm.lifecycle import MONTH, YEAR, PartialDate
 from crm.models import USD, CoordinationIssue
@@ -20,6 +20,14 @@ from crm.reference.queries import industries_stmt, units_stmt
 from tests.conftest import statement_count
 
 COL = {c.key: i for i, c in enumerate(LEDGER_COLUMNS)}
+_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def from_cell_text(value: str) -> str:
+    """Text as typed, from its stored text as openpyxl reads it: the _xHHHH_ escapes
+    (of control characters, and of text that looks like one) undone, as calamine, the
+    import's reader, does itself."""
+    return _ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), value)
 
 
 def _sheet(response):
