@@ -29,6 +29,8 @@ CURRENCIES = (CNY, USD)
 # Amounts are stored in 万 of their currency; 10亿元 = 100,000 万元.
 MAJOR_PROJECT_WAN = Decimal(100000)
 WAN_PER_YI = Decimal(10000)     # 1 亿 = 10,000 万
+# The longest 建设内容, 备注 or issue text a form or a ledger import takes.
+TEXT_MAX = 2000
 
 
 class Unit(db.Model):

@@ -328,6 +328,62 @@ def test_export_then_import_changes_nothing(app, factory, users, as_role):
     assert counts() == before
 
 
+def test_long_texts_are_refused_as_the_form_refuses_them(app):
+    """建设内容 and 备注 over the form's 2,000 characters (with what the import adds to
+    备注, too) and an issue over 2,000 are the row's errors, never cut; 2,000 is fine."""
+    long_rows = [
+        [7, "备注过长", "某公司3", "上海", "光伏", 3, "在谈", None, None, None, None, "区经发局",
+         None, "备" * 2001],
+        [8, "备注连同约数过长", "某公司4", "上海", "光伏", "约3亿元", "在谈", None, None, None,
+         None, "区经发局", None, "备" * 1995],
+        [9, "问题过长", "某公司5", "上海", "光伏", 3, "在谈", None, None, None, None, "区经发局",
+         "短问题；" + "问" * 2001, None],
+        [10, "刚好两千字", "某公司6", "上海", "光伏", 3, "在谈", None, None, None, None,
+         "区经发局", "问" * 2000, "备" * 2000],
+    ]
+    result = importer.preview(messy_ledger(long_rows), None, today=TODAY)
+    assert [str(e) for e in result.all_errors] == [
+        "第 14 行 N 列「备注」：备注：不能超过 2000 字（现有 2001 字）",
+        "第 15 行 N 列「备注」：备注：连同导入时记入的说明超过 2000 字，请精简",
+        "第 16 行 M 列「存在问题」：存在问题：每项问题不能超过 2000 字（多项用“；”分隔）",
+    ]
+    assert [r.action for r in result.rows][6:] == ["invalid"] * 3 + ["create"]
+
+    wb = Workbook()
+    wb.active.append(list(HEADERS))
+    row = [None] * len(HEADERS)
+    row[COL["name"]], row[COL["content"]] = "建设内容过长", "内" * 2001
+    wb.active.append(row)
+    result = importer.preview(xlsx(wb), None, today=TODAY)
+    assert [str(e) for e in result.all_errors] == [
+        "第 2 行 I 列「建设内容」：建设内容：不能超过 2000 字（现有 2001 字）"]
+
+
+def test_an_export_holds_whole_issues_and_old_long_texts_come_back_unchanged(
+        app, factory, users, as_role):
+    """Open issues longer together than an Excel cell: the 存在问题 cell holds the
+    oldest that fit, whole (a cut one would come back as a new issue); a 建设内容 over
+    today's limit, kept from before it, is not an error while it is unchanged."""
+    p = factory.project("问题很多的项目")
+    p.content = "内" * 2500         # stored before the limit (not through the form)
+    texts = [f"{i:02d}" + "问" * 1898 for i in range(20)]
+    db.session.add_all(CoordinationIssue(project_id=p.id, description=t,
+                                         raised_on=date(2026, 1, 1 + i))
+                       for i, t in enumerate(texts))
+    db.session.commit()
+    before = counts()
+    data = as_role("leader").get("/ledger/export").data
+    ws = openpyxl.load_workbook(io.BytesIO(data)).active
+    header = [c.value for c in ws[1]]
+    assert ws.cell(2, header.index("存在问题") + 1).value == "；".join(texts[:17])
+    assert ws.cell(2, header.index("建设内容") + 1).value == "内" * 2500
+    result = importer.preview(data, users["admin"], today=TODAY)
+    assert [(r.action, r.changes) for r in result.rows] == [("unchanged", [])]
+    assert result.all_errors == []
+    commit(data, users["admin"])
+    assert counts() == before
+
+
 def test_headings_and_subtotals_are_told_from_projects(app):
     """Group headings numbered, in the serial column or alone; subtotals in the first
     columns; but a project whose name starts like a numeral (一汽), ends in 项目, or

@@ -5,12 +5,14 @@ from wtforms import DateField, IntegerField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from crm.forms import StrictForm
+from crm.models import TEXT_MAX
 
 
 class IssueForm(StrictForm):
     """Raise a coordination issue on a project."""
 
-    description = TextAreaField(_l("问题描述"), validators=[DataRequired(), Length(max=2000)])
+    description = TextAreaField(_l("问题描述"),
+                                validators=[DataRequired(), Length(max=TEXT_MAX)])
     acting_unit_id = SelectField(_l("责任单位"), coerce=int)
     due_on = DateField(_l("办结时限"), validators=[Optional()])
 

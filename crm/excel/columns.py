@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from crm import lifecycle
+from crm.models import TEXT_MAX
 
 # How a column's values are written: text (never a formula), a number, a date of any
 # precision (a day is a date cell, a month "2022-03", a year "2022"), the row number.
@@ -12,6 +13,8 @@ TEXT, NUMBER, DATE, SERIAL = "text", "number", "date", "serial"
 
 CNY_UNIT, USD_UNIT = "亿元", "万美元"        # 总投资 is in these units
 PARTIAL_PRODUCTION = "部分投产"
+ISSUE_SEPARATOR = "；"      # 存在问题 holds a project's open issues joined by it
+CELL_MAX = 32767           # the most characters an Excel cell holds
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ LEDGER_COLUMNS: tuple[LedgerColumn, ...] = (
                   "项目总投资", "投资规模")),
     LedgerColumn("amount_unit", "金额单位", TEXT, 9, "亿元（人民币）或 万美元",
                  ("币种", "货币单位", "货币")),
-    LedgerColumn("content", "建设内容", TEXT, 40, "",
+    LedgerColumn("content", "建设内容", TEXT, 40, f"不超过 {TEXT_MAX} 字",
                  ("项目内容", "主要建设内容", "建设规模及内容", "建设内容及规模", "建设规模",
                   "项目简介", "项目概况")),
     LedgerColumn("stage", "项目阶段", TEXT, 10,
@@ -71,10 +74,11 @@ LEDGER_COLUMNS: tuple[LedgerColumn, ...] = (
                  ("包抓领导", "联系领导", "责任领导", "分管领导", "包挂领导")),
     LedgerColumn("officer", "招商责任人", TEXT, 10, "姓名",
                  ("责任人", "跟踪人", "招商人员", "经办人", "项目责任人", "跟进人")),
-    LedgerColumn("issues", "存在问题", TEXT, 30, "需协调解决的问题",
+    LedgerColumn("issues", "存在问题", TEXT, 30,
+                 f"需协调解决的问题；多项用“{ISSUE_SEPARATOR}”分隔，每项不超过 {TEXT_MAX} 字",
                  ("需协调事项", "存在困难和问题", "存在问题及建议", "需协调解决的问题",
                   "问题及建议", "困难问题")),
-    LedgerColumn("notes", "备注", TEXT, 30, "", ("说明", "其他")),
+    LedgerColumn("notes", "备注", TEXT, 30, f"不超过 {TEXT_MAX} 字", ("说明", "其他")),
 )
 HEADERS = tuple(c.header for c in LEDGER_COLUMNS)
 

@@ -12,8 +12,8 @@ from sqlalchemy import Row, Select, select
 
 from crm import lifecycle
 from crm.coordination.queries import issue_open_condition
-from crm.excel.columns import (AMOUNT_UNITS, CNY_UNIT, PARTIAL_PRODUCTION, STAGE_WORDS,
-                               STATUS_WORDS, USD_UNIT)
+from crm.excel.columns import (AMOUNT_UNITS, CELL_MAX, CNY_UNIT, ISSUE_SEPARATOR,
+                               PARTIAL_PRODUCTION, STAGE_WORDS, STATUS_WORDS, USD_UNIT)
 from crm.extensions import db
 from crm.lifecycle import DAY, PartialDate
 from crm.models import (USD, WAN_PER_YI, Company, CoordinationIssue, Industry, Project, Region,
@@ -155,7 +155,22 @@ def ledger_row(serial: int, p: Row, regions: list[str], issues: list[str],
         stage_word = PARTIAL_PRODUCTION
     return [serial, code, name, company or "", "、".join(regions), industry or "",
             *amount_cells(amount, currency), content, stage_word, _STATUS_WORDS[status],
-            *dates.values(), unit or "", leader, officer or "", "；".join(issues), notes]
+            *dates.values(), unit or "", leader, officer or "", issues_cell(issues), notes]
+
+
+def issues_cell(issues: list[str]) -> str:
+    """存在问题: the open issues joined, as many whole ones as an Excel cell holds (a cut
+    one would come back from a re-import as a new issue)."""
+    text = ISSUE_SEPARATOR.join(issues)
+    if len(text) <= CELL_MAX:
+        return text
+    text = ""
+    for issue in issues:
+        joined = f"{text}{ISSUE_SEPARATOR}{issue}" if text else issue
+        if len(joined) > CELL_MAX:
+            break
+        text = joined
+    return text
 
 
 def ledger_rows(filters: ProjectFilters, sort: str = DEFAULT_SORT,

@@ -18,7 +18,7 @@ from crm.auth import policy
 from crm.clock import today as local_today
 from crm.coordination.services import raise_issue
 from crm.excel import parse
-from crm.excel.columns import LEDGER_COLUMNS, PARTIAL_PRODUCTION
+from crm.excel.columns import ISSUE_SEPARATOR, LEDGER_COLUMNS, PARTIAL_PRODUCTION
 from crm.excel.export import open_issue_texts
 from crm.excel.reader import ColumnRef, Ledger, SkippedRow, WorkbookError
 from crm.errors import RulesBroken
@@ -26,8 +26,8 @@ from crm.extensions import db
 from crm.history import change_source, record_change
 from crm.i18n import rule_message
 from crm.lifecycle import N_, PartialDate
-from crm.models import (OFFICER, Company, Industry, Project,
-                        Region, Unit, User)
+from crm.models import (OFFICER, TEXT_MAX, Company, Industry, Project, Region, Unit,
+                        User)
 from crm.projects.services import (FIELD_LABELS, NewProject, ProjectData, advance_stage,
                                    assign_details, correct_milestones, create_projects,
                                    gate_values, project_data, set_status, snapshot,
@@ -39,10 +39,10 @@ CREATE, UPDATE, UNCHANGED, INVALID, MERGED = (
     "create", "update", "unchanged", "invalid", "merged")
 SOURCE = "台账导入"
 HOLD_REASON = "台账导入"       # a status set by an import has no reason of its own
-ISSUE_SEPARATOR = "；"
 NAME_MAX = 200
 # Lengths of the columns a ledger cell goes into (crm/models.py).
 _MAX_LENGTH = {"company": 200, "leader": 50}
+_LONG_TEXTS = ("content", "notes")     # at most TEXT_MAX characters, as in the form
 _HEADERS = {c.key: c.header for c in LEDGER_COLUMNS}
 _DATE_KEYS = {f: s for s, f in lifecycle.MILESTONE_FIELDS.items()}
 # The new reference records an import may create once confirmed: kind → model, label.
@@ -442,6 +442,19 @@ def _plan_row(plan: RowPlan, inc: _Incoming, cells: _Cells, project: Project | N
     if notes:
         base = data.notes or ""
         data.notes = ISSUE_SEPARATOR.join([base] * bool(base) + [n for n in notes if n not in base])
+    for key in _LONG_TEXTS:
+        # The form's limit (a longer text could not be saved from the form again); a
+        # text the project already has is not new input.
+        text = getattr(data, key) or ""
+        if len(text) > TEXT_MAX and (project is None or text != getattr(project, key)):
+            cell = getattr(inc, key) or ""
+            if len(cell) > TEXT_MAX:
+                cells.problem(key, N_("%(field)s：不能超过 %(max)s 字（现有 %(n)s 字）"),
+                              {"field": _HEADERS[key], "max": str(TEXT_MAX),
+                               "n": str(len(cell))})
+            else:
+                cells.problem(key, N_("%(field)s：连同导入时记入的说明超过 %(max)s 字，请精简"),
+                              {"field": _HEADERS[key], "max": str(TEXT_MAX)})
 
     # The command line (no user) acts as an administrator.
     if user is not None:
@@ -497,6 +510,9 @@ def _plan_row(plan: RowPlan, inc: _Incoming, cells: _Cells, project: Project | N
         known = set(issues)
         plan.new_issues = [t.strip() for t in inc.issues.split(ISSUE_SEPARATOR)
                            if t.strip() and t.strip() not in known]
+        if any(len(t) > TEXT_MAX for t in plan.new_issues):
+            cells.problem("issues", N_("%(field)s：每项问题不能超过 %(max)s 字（多项用“；”分隔）"),
+                          {"field": _HEADERS["issues"], "max": str(TEXT_MAX)})
         if plan.new_issues:
             plan.changes.append((FIELD_LABELS["issue"], ISSUE_SEPARATOR.join(issues),
                                  ISSUE_SEPARATOR.join(issues + plan.new_issues)))

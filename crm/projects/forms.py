@@ -9,6 +9,7 @@ from wtforms.validators import (DataRequired, Length, NumberRange, Optional, Reg
 from crm import lifecycle
 from crm.forms import StrictForm
 from crm.lifecycle import N_, STAGE_LABELS, STAGES, STATUS_LABELS, STATUSES
+from crm.models import TEXT_MAX
 from crm.projects.queries import DEFAULT_SORT, SORTS, ProjectFilters
 
 # Input units for total investment → (currency, factor to 万).
@@ -49,7 +50,7 @@ class ProjectForm(SigningFieldsForm):
     """Create or edit a project's details (stage and status have their own forms)."""
 
     name = StringField(_l("项目名称"), validators=[DataRequired(), Length(max=200)])
-    content = TextAreaField(_l("建设内容"), validators=[Optional(), Length(max=2000)])
+    content = TextAreaField(_l("建设内容"), validators=[Optional(), Length(max=TEXT_MAX)])
     capacity_value = DecimalField(_l("产能"), validators=[
         Optional(), NumberRange(min=0, max=10**9)])
     capacity_unit = StringField(_l("产能单位"), validators=[Optional(), Length(max=20)])
@@ -57,7 +58,7 @@ class ProjectForm(SigningFieldsForm):
         Optional(), NumberRange(min=0, max=10**7)])
     leader_name = StringField(_l("挂钩领导"), validators=[Optional(), Length(max=50)])
     officer_id = SelectField(_l("招商责任人"), coerce=int)
-    notes = TextAreaField(_l("备注"), validators=[Optional(), Length(max=2000)])
+    notes = TextAreaField(_l("备注"), validators=[Optional(), Length(max=TEXT_MAX)])
     version = HiddenField()
     # The visit a lead comes from (转为在谈项目): the new project is linked to it.
     from_visit = HiddenField(validators=[Optional(), Regexp(r"^\d*$")])
