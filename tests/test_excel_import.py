@@ -384,6 +384,36 @@ def test_an_export_holds_whole_issues_and_old_long_texts_come_back_unchanged(
     assert counts() == before
 
 
+def test_codes_taken_meanwhile_are_numbered_past_not_a_failed_import(
+        app, factory, monkeypatch):
+    """A project saved by someone else after the import read the year's last code
+    (PostgreSQL lets that happen; SQLite's writers take turns) takes the code the
+    import would give next: the batch is inserted again, numbered after it."""
+    from crm.projects import services
+    taken = factory.project("期间新建的项目")
+    taken.code = f"P{TODAY.year}-0001"
+    db.session.commit()
+    real, reads = services._next_code_number, []
+
+    def read_before_it(year):      # the first read does not see it yet
+        reads.append(year)
+        prefix, number = real(year)
+        return prefix, number - (len(reads) == 1)
+    monkeypatch.setattr(services, "_next_code_number", read_before_it)
+    rebuild(db.session.connection())
+    db.session.commit()
+    before = counts()
+    result = commit(messy_ledger())
+    assert result.count("create") == 6 and len(reads) == 2
+    codes = sorted(db.session.scalars(sa.select(Project.code)))
+    assert codes == [f"P{TODAY.year}-{n:04d}" for n in range(1, 8)]
+    assert counts()["Project"] == before["Project"] + 6
+    assert db.session.get(Project, taken.id).name == "期间新建的项目"
+    kept = cells()
+    rebuild(db.session.connection())
+    assert cells() == kept
+
+
 def test_headings_and_subtotals_are_told_from_projects(app):
     """Group headings numbered, in the serial column or alone; subtotals in the first
     columns; but a project whose name starts like a numeral (一汽), ends in 项目, or

@@ -213,6 +213,9 @@ def next_project_code(year: int) -> str:
     return f"{prefix}{number:04d}"
 
 
+CODE_ATTEMPTS = 20     # tries at a free code when others take the next ones meanwhile
+
+
 def create_project(data: ProjectData, user: User | None,
                    from_visit: int | None = None) -> Project:
     """Create a lead project from ``data``; it starts at 在谈. ``from_visit`` names the
@@ -229,13 +232,13 @@ def create_project(data: ProjectData, user: User | None,
     year = local_today().year
     # Two people creating at once may both compute the same next code; the unique
     # constraint refuses the second, which then takes the following number.
-    for attempt in range(20):
+    for attempt in range(CODE_ATTEMPTS):
         project.code = next_project_code(year)
         try:
             with db.session.begin_nested():
                 db.session.add(project)
         except IntegrityError:
-            if attempt == 19:
+            if attempt == CODE_ATTEMPTS - 1:
                 raise
             continue
         break
@@ -289,9 +292,10 @@ def create_projects(items: list[NewProject], user: User | None, note: str = "",
     and advance_stage check one and recorded in the same histories, but written as a
     few bulk inserts per 1,000 projects and one pass of the dashboard's running totals
     instead of a flush of objects (10,000 projects: seconds, not a minute). Returns
-    (id, code) of each, in order. Codes are numbered on from the year's last; a code
-    taken meanwhile by someone else fails the insert (IntegrityError), so the caller's
-    transaction fails."""
+    (id, code) of each, in order. Codes are numbered on from the year's last; when
+    someone else took some of them meanwhile (PostgreSQL: a project saved after the
+    last code was read), the unique constraint refuses the batch, which is rolled back
+    to its savepoint and inserted again numbered after theirs."""
     today = today or local_today()
     companies = get_or_create_companies([i.data.company_name for i in items])
     # The records the rows name, read once for _apply's lookups.
@@ -304,8 +308,17 @@ def create_projects(items: list[NewProject], user: User | None, note: str = "",
     made = []
     for start in range(0, len(items), BULK_BATCH):
         batch = items[start:start + BULK_BATCH]
-        made += _insert_projects(batch, user, note, today, prefix, number, companies,
-                                 records)
+        for attempt in range(CODE_ATTEMPTS):
+            try:
+                with db.session.begin_nested():
+                    made += _insert_projects(batch, user, note, today, prefix, number,
+                                             companies, records)
+                break
+            except IntegrityError:
+                fresh = _next_code_number(today.year)[1]
+                if fresh <= number or attempt == CODE_ATTEMPTS - 1:
+                    raise       # not a code taken meanwhile
+                number = fresh
         number += len(batch)
     cube.count_new(db.session.connection(), [pid for pid, _code in made])
     return made
