@@ -593,7 +593,9 @@ class ImportJob(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
     filename: Mapped[str] = mapped_column(String(200))
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    # The file (up to 10 MB): read only by the job's steps, not by the pages and the
+    # progress polls that load the job; emptied once imported.
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     sheet: Mapped[str | None] = mapped_column(String(100))
     confirm_new: Mapped[bool] = mapped_column(Boolean, default=False)
     skip_invalid: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -21,8 +21,8 @@ from crm.excel import importer, reader
 from crm.excel.columns import HEADERS, LEDGER_COLUMNS
 from crm.extensions import db
 from crm.lifecycle import DAY, MONTH, YEAR, PartialDate
-from crm.models import (CNY, USD, Change, CoordinationIssue, PipelineCell, Project, Region,
-                        StageChange)
+from crm.models import (CNY, USD, Change, CoordinationIssue, ImportJob, PipelineCell, Project,
+                        Region, StageChange)
 from crm.projects.services import advance_stage, set_status
 
 TODAY = date(2026, 11, 20)
@@ -656,11 +656,23 @@ def test_upload_preview_and_commit_on_the_web(app, as_role):
     assert counts() == before
     client.post(job_url + "/commit", data={"mode": "skip"})
     jobs.wait()
-    page = client.get(job_url).get_data(as_text=True)
+    statements = []
+    record = lambda *args: statements.append(args[2])          # noqa: E731
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        page = client.get(job_url).get_data(as_text=True)
+        assert client.get(job_url + "/progress").json["state"] == "done"
+        assert "已导入" in client.get("/ledger/import").get_data(as_text=True)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    # The pages and polls load the job without its file.
+    assert statements and not [s for s in statements if "import_job.data" in s]
     assert "导入完成：新建 6 个、更新 0 个项目。" in page
     db.session.rollback()
     assert counts()["Project"] == before["Project"] + 6
     assert by_name("恒源12GW光伏组件").code in page
+    # Imported: the file is not kept.
+    assert db.session.scalar(sa.select(ImportJob.data)) == b""
 
 
 def test_a_sheet_is_chosen_and_new_names_confirmed_on_the_web(app, as_role):

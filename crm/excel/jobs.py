@@ -178,8 +178,10 @@ def _run(app: Flask, job_id: int) -> None:
                     db.session.rollback()
                     _finish(_locked(job_id), READY, refused.result)  # nothing written
                 else:
-                    # The outcome in the import's own transaction: both or neither.
+                    # The outcome in the import's own transaction: both or neither. The
+                    # file is not needed any more (a done job is not run again).
                     _finish(job, DONE, result)
+                    job.data = b""
                     security_event("import", user=job.user.username if job.user else "",
                                    file=job.filename, created=result.count(importer.CREATE),
                                    updated=result.count(importer.UPDATE))
