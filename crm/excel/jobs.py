@@ -12,7 +12,7 @@ import time
 from datetime import timedelta
 
 from flask import Flask, current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
 
 from crm.clock import utcnow
@@ -38,6 +38,10 @@ HEARTBEAT_SECONDS = 0.5
 LOCK_ATTEMPTS = 30
 INTERRUPTED = N_("导入被中断（服务重启或超时），没有写入任何数据。请重新开始。")
 CRASHED = N_("导入出错，没有写入任何数据。请重新开始；如仍出错，请联系系统管理员。")
+# A file checked but never imported (or whose job failed) is kept this long for its
+# uploader to come back to, then deleted: an upload holds up to 10 MB.
+KEEP_FILES = timedelta(days=30)
+EXPIRED = N_("上传的文件超过 30 天未导入，已删除。请重新上传。")
 
 _threads: list[threading.Thread] = []
 
@@ -77,10 +81,29 @@ def fail_stale_jobs() -> int:
     return len(stale)
 
 
+def expire_files() -> None:
+    """Delete the files no job will read again: those of done jobs (imported before
+    they were emptied on import) and of jobs left checked or failed for KEEP_FILES
+    (no commit)."""
+    kept = func.length(ImportJob.data) > 0
+    idle = ImportJob.state.in_((READY, FAILED)) & (ImportJob.updated_at < utcnow() - KEEP_FILES)
+    for where, values in (((ImportJob.state == DONE), {}),
+                          (idle, {"state": FAILED, "message": EXPIRED})):
+        db.session.execute(update(ImportJob).where(where, kept).values(data=b"", **values),
+                           execution_options={"synchronize_session": False})
+
+
+def has_file(job: ImportJob) -> bool:
+    """False once the job's file was deleted (without reading the file)."""
+    return bool(db.session.scalar(select(func.length(ImportJob.data))
+                                  .where(ImportJob.id == job.id)))
+
+
 def create_job(user: User, filename: str, data: bytes) -> ImportJob:
     """A job for an uploaded file, checked at once (add and flush; the route commits,
     then calls ``start``)."""
     fail_stale_jobs()
+    expire_files()
     job = ImportJob(user_id=user.id, filename=filename[:200], data=data, state=CHECKING,
                     worker=_worker_id(), updated_at=utcnow())
     db.session.add(job)

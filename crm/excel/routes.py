@@ -123,6 +123,7 @@ def import_job(job_id):
         check.sheet.choices = [(s, s) for s in view["sheets"]]
     return render_template("excel/import_job.html", job=job, view=view,
                            state=jobs.effective_state(job), check=check,
+                           has_file=jobs.has_file(job),
                            commit=ImportCommitForm(), new_kinds=importer.NEW_KINDS,
                            job_state_labels=jobs.STATE_LABELS)
 
@@ -143,6 +144,9 @@ def import_check(job_id):
     form = ImportCheckForm()
     if jobs.effective_state(job) in jobs.RUNNING or job.state == jobs.DONE:
         flash(_("该导入正在进行或已完成"), "warning")
+    elif not jobs.has_file(job):
+        flash(_(jobs.EXPIRED), "warning")
+        return redirect(url_for("excel.import_ledger"))
     elif form.validate_on_submit():
         jobs.restart(job, jobs.CHECKING, sheet=form.sheet.data or None,
                      confirm_new=form.confirm_new.data)
