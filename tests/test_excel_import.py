@@ -648,6 +648,9 @@ def test_upload_preview_and_commit_on_the_web(app, as_role):
     assert 'data-count="created">6<' in page and 'data-count="errors">3<' in page
     assert "第 14 行 F 列「总投资（亿元）」：金额不能为负数" in page
     assert "第 5 行：分组标题行 一、光伏产业" in page
+    # The choice of mode: a group of Bootstrap radios, not WTForms' bulleted list.
+    assert '<fieldset id="mode">' in page and '<ul id="mode"' not in page
+    assert page.count('class="form-check-input" id="mode-') == 2
     assert counts() == before                      # the preview wrote nothing
     # All or nothing: refused, the preview shown again, nothing written.
     client.post(job_url + "/commit", data={"mode": "all"})
