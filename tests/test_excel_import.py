@@ -671,6 +671,7 @@ def test_upload_preview_and_commit_on_the_web(app, as_role):
     # The pages and polls load the job without its file.
     assert statements and not [s for s in statements if "AS import_job_data" in s]
     assert "导入完成：新建 6 个、更新 0 个项目。" in page
+    assert "有错误的 1 行未导入（见下）。" in page and "以下行有错误，未导入" in page
     db.session.rollback()
     assert counts()["Project"] == before["Project"] + 6
     assert by_name("恒源12GW光伏组件").code in page
