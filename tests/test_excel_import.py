@@ -414,6 +414,19 @@ def test_codes_taken_meanwhile_are_numbered_past_not_a_failed_import(
     assert cells() == kept
 
 
+def test_a_previews_parsed_rows_are_given_back_after_a_while(app, monkeypatch):
+    """The rows a preview parsed are held for its commit only for a while (a worker's
+    memory); a commit after that reads the file again."""
+    monkeypatch.setattr(importer, "KEEP_PARSED_SECONDS", 0.05)
+    importer.preview(messy_ledger(), None, today=TODAY)
+    assert importer._last_parsed is not None and importer._last_checked is not None
+    deadline = time.monotonic() + 10
+    while importer._last_parsed is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert importer._last_parsed is None and importer._last_checked is None
+    assert commit(messy_ledger()).count("create") == 6
+
+
 def test_headings_and_subtotals_are_told_from_projects(app):
     """Group headings numbered, in the serial column or alone; subtotals in the first
     columns; but a project whose name starts like a numeral (一汽), ends in 项目, or

@@ -4,6 +4,7 @@ valid rows through the project services in the caller's one transaction (the com
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -672,9 +673,30 @@ class _Checked:
 
 # The last file parsed (sha-256 and sheet → _Parsed) and its last check: a commit after
 # its preview does not read and parse the file again, and when the database still holds
-# what the rows were checked against, not plan them again either. One worker's memory.
+# what the rows were checked against, not plan them again either. One worker's memory
+# (~3 KB a row), given back KEEP_PARSED_SECONDS after the preview: a commit follows its
+# preview within minutes or much later (then it reads the file again).
 _last_parsed: tuple[tuple, _Parsed] | None = None
 _last_checked: _Checked | None = None
+KEEP_PARSED_SECONDS = 600
+_forget_timer: threading.Timer | None = None
+
+
+def _keep_parsed(entry: tuple[tuple, _Parsed]) -> None:
+    """Hold ``entry`` as the last file parsed, forgotten with its check after a while."""
+    global _last_parsed, _forget_timer
+
+    def forget():
+        global _last_parsed, _last_checked
+        if _last_parsed is entry:
+            _last_parsed = _last_checked = None
+
+    _last_parsed = entry
+    if _forget_timer is not None:
+        _forget_timer.cancel()
+    _forget_timer = threading.Timer(KEEP_PARSED_SECONDS, forget)
+    _forget_timer.daemon = True
+    _forget_timer.start()
 
 
 def _parsed(data: bytes, sheet: str | None, progress: Progress, reuse: bool) -> _Parsed:
@@ -687,7 +709,7 @@ def _parsed(data: bytes, sheet: str | None, progress: Progress, reuse: bool) -> 
         return last[1]
     _last_checked = None
     parsed = _parse(Ledger(data, sheet), progress)
-    _last_parsed = (key, parsed)
+    _keep_parsed((key, parsed))
     return parsed
 
 
