@@ -40,10 +40,11 @@ CREATE, UPDATE, UNCHANGED, INVALID, MERGED = (
     "create", "update", "unchanged", "invalid", "merged")
 SOURCE = "台账导入"
 HOLD_REASON = "台账导入"       # a status set by an import has no reason of its own
-NAME_MAX = 200
-# Lengths of the columns a ledger cell goes into (crm/models.py).
-_MAX_LENGTH = {"company": 200, "leader": 50}
-_LONG_TEXTS = ("content", "notes")     # at most TEXT_MAX characters, as in the form
+# The most characters a cell may hold: the lengths of the columns it goes into
+# (crm/models.py), and the form's limit of the long texts (a longer one could not be
+# saved from the form again).
+_LONG_TEXTS = ("content", "notes")
+_MAX_LENGTH = {"name": 200, "company": 200, "leader": 50, **dict.fromkeys(_LONG_TEXTS, TEXT_MAX)}
 _HEADERS = {c.key: c.header for c in LEDGER_COLUMNS}
 _DATE_KEYS = {f: s for s, f in lifecycle.MILESTONE_FIELDS.items()}
 # The new reference records an import may create once confirmed: kind → model, label.
@@ -395,14 +396,13 @@ def _plan_row(plan: RowPlan, inc: _Incoming, cells: _Cells, project: Project | N
     plan.project, plan.pid = project, project.id if project else None
     if not inc.name:
         cells.problem("name", N_("项目名称：必填"))
-    elif len(inc.name) > NAME_MAX:
-        cells.problem("name", N_("项目名称：不能超过 %(max)s 字（现有 %(n)s 字）"),
-                      {"max": str(NAME_MAX), "n": str(len(inc.name))})
     for key, limit in _MAX_LENGTH.items():
         text = getattr(inc, key)
-        if text and len(text) > limit:
-            cells.problem(key, N_("%(field)s：不能超过 %(max)s 字"),
-                          {"field": _HEADERS[key], "max": str(limit)})
+        # (A long text the project already has is not new input.)
+        if text and len(text) > limit and (project is None or key not in _LONG_TEXTS
+                                           or text != getattr(project, key)):
+            cells.problem(key, N_("%(field)s：不能超过 %(max)s 字（现有 %(n)s 字）"),
+                          {"field": _HEADERS[key], "max": str(limit), "n": str(len(text))})
     data = project_data(project) if project else ProjectData(name=inc.name)
     data.name = inc.name or data.name
     for attr in ("content", "notes"):
@@ -443,19 +443,12 @@ def _plan_row(plan: RowPlan, inc: _Incoming, cells: _Cells, project: Project | N
     if notes:
         base = data.notes or ""
         data.notes = ISSUE_SEPARATOR.join([base] * bool(base) + [n for n in notes if n not in base])
-    for key in _LONG_TEXTS:
-        # The form's limit (a longer text could not be saved from the form again); a
-        # text the project already has is not new input.
-        text = getattr(data, key) or ""
-        if len(text) > TEXT_MAX and (project is None or text != getattr(project, key)):
-            cell = getattr(inc, key) or ""
-            if len(cell) > TEXT_MAX:
-                cells.problem(key, N_("%(field)s：不能超过 %(max)s 字（现有 %(n)s 字）"),
-                              {"field": _HEADERS[key], "max": str(TEXT_MAX),
-                               "n": str(len(cell))})
-            else:
-                cells.problem(key, N_("%(field)s：连同导入时记入的说明超过 %(max)s 字，请精简"),
-                              {"field": _HEADERS[key], "max": str(TEXT_MAX)})
+        # What the import adds may take the notes past the limit (the cell's own
+        # length is checked above).
+        if data.notes != base and len(data.notes) > TEXT_MAX \
+                and len(inc.notes or "") <= TEXT_MAX:
+            cells.problem("notes", N_("%(field)s：连同导入时记入的说明超过 %(max)s 字，请精简"),
+                          {"field": _HEADERS["notes"], "max": str(TEXT_MAX)})
 
     # The command line (no user) acts as an administrator.
     if user is not None:
